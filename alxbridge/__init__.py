@@ -1,0 +1,45 @@
+"""ALX Bridge: the ALX Report API Moodle plugin as a Flask WSGI app on Moodle's own database."""
+
+import secrets
+
+from flask import Flask
+
+import config as settings
+
+from .extensions import cache, cache_config, init_database, limiter
+
+
+def _secret_key(app):
+    """``ALX_SECRET_KEY``, or one generated once into ``instance/secret_key`` (demo and dev use)."""
+    if app.config.get("ALX_SECRET_KEY"):
+        return app.config["ALX_SECRET_KEY"]
+    path = settings.INSTANCE_PATH / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def create_app(config=None):
+    """Build the app from the environment, with ``config`` (a mapping) taking precedence."""
+    app = Flask(
+        __name__,
+        instance_path=str(settings.INSTANCE_PATH),
+        template_folder=str(settings.PROJECT_ROOT / "templates"),
+    )
+    app.config.update(settings.from_environment())
+    if config:
+        app.config.update(config)
+    app.config["SECRET_KEY"] = _secret_key(app)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["ALX_RATELIMIT_STORAGE_URI"]
+    app.config.update(cache_config(app.config["ALX_CACHE_URL"]))
+
+    init_database(app)
+    cache.init_app(app)
+    limiter.init_app(app)
+
+    from .cli import alx
+
+    app.cli.add_command(alx)
+    return app

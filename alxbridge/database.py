@@ -1,0 +1,128 @@
+"""One Moodle database: a lazily created SQLAlchemy engine plus the schema for its table prefix.
+
+The engine is created on first use, not at import, so ``flask --app wsgi …`` with a bad
+``ALX_DATABASE_URL`` reports a one-line error from the command instead of failing to import.
+This module has no Flask dependency: sync jobs and the CLI use it directly.
+"""
+
+from functools import cached_property
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from .errors import DatabaseConfigError, DatabaseUnavailable, NotAMoodleSite
+from .schema import build_schema
+
+MYSQL_DIALECTS = ("mysql", "mariadb")
+
+
+def redacted(url):
+    """The URL as text with any password hidden, fit for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _driver_error_text(error):
+    """The driver's own message (e.g. ``(2003, "Can't connect ...")``) without SQLAlchemy's noise."""
+    original = getattr(error, "orig", None) or error
+    return " ".join(str(original).split())
+
+
+class Database:
+    """Engine and prefixed tables of the Moodle database the bridge serves."""
+
+    def __init__(self, url, prefix="mdl_", engine_options=None):
+        self.url = str(url)
+        self.prefix = prefix
+        self._engine_options = engine_options or {}
+
+    @cached_property
+    def engine(self):
+        try:
+            url = make_url(self.url)
+        except ArgumentError:
+            raise DatabaseConfigError(
+                f"ALX_DATABASE_URL {self.url!r} is not a database URL; "
+                "use e.g. mysql+mysqldb://user:password@host/moodle?charset=utf8mb4"
+            ) from None
+        options = {"future": True, **self._engine_options}
+        if url.get_backend_name() in MYSQL_DIALECTS:
+            if "charset" not in url.query:
+                url = url.update_query_dict({"charset": "utf8mb4"})
+            options.setdefault("pool_pre_ping", True)
+            options.setdefault("pool_recycle", 3600)
+        elif url.get_backend_name() == "sqlite":
+            options.setdefault("connect_args", {"timeout": 30})
+        try:
+            return sa.create_engine(url, **options)
+        except NoSuchModuleError:
+            raise DatabaseConfigError(
+                f"ALX_DATABASE_URL {redacted(self.url)}: unknown database driver; "
+                "use mysql+mysqldb:// (pip install mysqlclient) or sqlite:///"
+            ) from None
+        except ImportError as error:
+            raise DatabaseConfigError(
+                f"ALX_DATABASE_URL {redacted(self.url)}: the driver is not installed ({error}); "
+                "install it, e.g. pip install '.[mysql]'"
+            ) from None
+
+    @cached_property
+    def schema(self):
+        return build_schema(self.prefix)
+
+    @property
+    def tables(self):
+        return self.schema.tables
+
+    @property
+    def is_mysql(self):
+        return self.engine.dialect.name in MYSQL_DIALECTS
+
+    def connect(self):
+        """A connection, or :class:`DatabaseUnavailable` with the server's reason."""
+        try:
+            return self.engine.connect()
+        except DBAPIError as error:
+            raise DatabaseUnavailable(
+                f"cannot connect to {redacted(self.url)}: {_driver_error_text(error)}; "
+                "check ALX_DATABASE_URL and that the server is running"
+            ) from None
+
+    def begin(self):
+        """A connection inside a transaction, committed when the block ends without error."""
+        try:
+            return self.engine.begin()
+        except DBAPIError as error:
+            raise DatabaseUnavailable(
+                f"cannot connect to {redacted(self.url)}: {_driver_error_text(error)}; "
+                "check ALX_DATABASE_URL and that the server is running"
+            ) from None
+
+    def existing_table_names(self, connection):
+        return set(sa.inspect(connection).get_table_names())
+
+    def require_moodle_site(self, connection, iomad=True):
+        """Fail with a one-line explanation unless Moodle (and IOMAD) tables exist under the prefix."""
+        present = self.existing_table_names(connection)
+        missing = [t.name for t in self.schema.moodle_core if t.name not in present]
+        if missing:
+            found = sorted({name[: -len("config_plugins")] for name in present if name.endswith("config_plugins")})
+            hint = (
+                f"tables were found with prefix {', '.join(repr(p) for p in found)}: set ALX_DB_PREFIX"
+                if found
+                else "is ALX_DATABASE_URL the Moodle database? (flask --app wsgi alx demo builds a demo site)"
+            )
+            raise NotAMoodleSite(
+                f"no Moodle site with table prefix {self.prefix!r} in {redacted(self.url)} "
+                f"(missing {', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}); {hint}"
+            )
+        if iomad:
+            missing = [t.name for t in self.schema.iomad if t.name not in present]
+            if missing:
+                raise NotAMoodleSite(
+                    f"{redacted(self.url)} is a Moodle site without IOMAD (missing {', '.join(missing)}); "
+                    "ALX Bridge serves IOMAD companies: install IOMAD or point ALX_DATABASE_URL at the IOMAD site"
+                )

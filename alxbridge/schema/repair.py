@@ -1,0 +1,161 @@
+"""Compare the live database with the declared tables; create what is missing, report what differs.
+
+Repairs only ever add: a missing table, a missing column, a missing index. A column of the wrong
+type, nullability or default is reported with the statement that would fix it, never altered,
+because changing a type on a shared Moodle table can truncate data. Running twice changes nothing
+the second time.
+"""
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateColumn, CreateIndex
+
+INT_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation about one table; ``repaired`` says whether this run fixed it."""
+
+    table: str
+    message: str
+    repaired: bool
+
+    def __str__(self):
+        return f"{self.table}: {self.message}"
+
+
+def type_signature(sql_type, dialect):
+    """A dialect's type as a comparable string: ``bigint``, ``varchar(100)``, ``decimal(10,2)``.
+
+    Integer display widths are dropped (MySQL 8 no longer reports them) and collations ignored.
+    """
+    text = sql_type.compile(dialect=dialect).lower()
+    text = re.sub(r"\s+(collate|character set|charset)\s+\S+", "", text)
+    text = text.replace(" ", "").replace("numeric", "decimal").replace("unsigned", "")
+    base = text.split("(", 1)[0]
+    if base in INT_TYPES:
+        return "int" if base == "integer" else base
+    return text
+
+
+def default_signature(default, column_type):
+    """A declared or reflected server default as a comparable value (``None`` when there is none)."""
+    if default is None:
+        return None
+    arg = getattr(default, "arg", default)  # declared: DefaultClause; reflected: plain text
+    text = str(getattr(arg, "text", arg)).strip()
+    if text.upper() == "NULL":
+        return None
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
+    if isinstance(column_type, (sa.Integer, sa.Numeric)):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+class TableRepairer:
+    """Checks (and, when ``apply`` is set, repairs) declared tables on one connection."""
+
+    def __init__(self, connection, apply=True):
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.apply = apply
+
+    def run(self, tables):
+        inspector = sa.inspect(self.connection)
+        existing = set(inspector.get_table_names())
+        findings = []
+        for table in tables:
+            if table.name not in existing:
+                findings.append(self._create_table(table))
+            else:
+                findings.extend(self._check_columns(table, inspector))
+                findings.extend(self._check_indexes(table, inspector))
+        return findings
+
+    def _execute(self, table, statement, done_message):
+        """Run ``statement`` when applying; a refused statement becomes a finding, not a crash."""
+        if not self.apply:
+            return Finding(table.name, f"{done_message} needed (check only)", repaired=False)
+        try:
+            with self.connection.begin_nested() if self.connection.in_transaction() else self.connection.begin():
+                self.connection.execute(statement)
+        except DBAPIError as error:
+            reason = " ".join(str(error.orig).split())
+            return Finding(table.name, f"could not apply ({done_message}): {reason}", repaired=False)
+        return Finding(table.name, done_message, repaired=True)
+
+    def _create_table(self, table):
+        if not self.apply:
+            return Finding(table.name, "table is missing (check only)", repaired=False)
+        try:
+            with self.connection.begin_nested() if self.connection.in_transaction() else self.connection.begin():
+                table.create(self.connection)
+        except DBAPIError as error:
+            return Finding(table.name, f"could not create table: {' '.join(str(error.orig).split())}", False)
+        return Finding(table.name, "created table", repaired=True)
+
+    def _check_columns(self, table, inspector):
+        reflected = {c["name"]: c for c in inspector.get_columns(table.name)}
+        findings = []
+        for column in table.columns:
+            actual = reflected.get(column.name)
+            if actual is None:
+                spec = CreateColumn(column).compile(dialect=self.dialect)
+                statement = sa.text(f"ALTER TABLE {self._quote(table.name)} ADD COLUMN {spec}")
+                findings.append(self._execute(table, statement, f"added column {column.name}"))
+                continue
+            findings.extend(
+                Finding(table.name, f"column {column.name} {problem}; left unchanged", repaired=False)
+                for problem in self._column_differences(column, actual)
+            )
+        declared = set(table.columns.keys())
+        findings.extend(
+            Finding(table.name, f"column {name} is not in install.xml; left unchanged", repaired=False)
+            for name in reflected
+            if name not in declared
+        )
+        return findings
+
+    def _column_differences(self, column, actual):
+        expected_type = type_signature(column.type, self.dialect)
+        actual_type = type_signature(actual["type"], self.dialect)
+        if expected_type != actual_type:
+            yield f"is {actual_type}, expected {expected_type}"
+        if column.primary_key:
+            return
+        if bool(actual["nullable"]) != bool(column.nullable):
+            yield f"is {'NULL' if actual['nullable'] else 'NOT NULL'}, expected {'NULL' if column.nullable else 'NOT NULL'}"
+        expected_default = default_signature(column.server_default, column.type)
+        actual_default = default_signature(actual.get("default"), column.type)
+        if expected_default != actual_default:
+            yield f"has default {actual_default!r}, expected {expected_default!r}"
+
+    def _check_indexes(self, table, inspector):
+        reflected = inspector.get_indexes(table.name)
+        present = {(tuple(i["column_names"]), bool(i["unique"])) for i in reflected}
+        findings = []
+        for idx in sorted(table.indexes, key=lambda i: i.name):
+            columns = tuple(c.name for c in idx.columns)
+            if (columns, bool(idx.unique)) in present:
+                continue
+            kind = "unique index" if idx.unique else "index"
+            findings.append(
+                self._execute(table, CreateIndex(idx), f"added {kind} {idx.name} ({', '.join(columns)})")
+            )
+        return findings
+
+    def _quote(self, name):
+        return self.dialect.identifier_preparer.quote(name)
+
+
+def repair_tables(connection, tables, apply=True):
+    """Check ``tables`` on ``connection``; with ``apply``, add what is missing. Returns the findings."""
+    return TableRepairer(connection, apply=apply).run(tables)
