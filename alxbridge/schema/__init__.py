@@ -37,5 +37,5 @@ def build_schema(prefix="mdl_"):
         return tuple(build_table(metadata, prefix, spec, used_names) for spec in specs)
 
     core, iomad, owned = build(MOODLE_CORE_TABLES), build(IOMAD_TABLES), build(OWNED_TABLES)
-    tables = SimpleNamespace(**{t.name[len(prefix):]: t for t in (*core, *iomad, *owned)})
+    tables = SimpleNamespace(**{t.name[len(prefix) :]: t for t in (*core, *iomad, *owned)})
     return Schema(prefix, metadata, tables, core, iomad, owned)

@@ -60,6 +60,10 @@ def default_signature(default, column_type):
     return text
 
 
+def _nullability(nullable):
+    return "NULL" if nullable else "NOT NULL"
+
+
 class TableRepairer:
     """Checks (and, when ``apply`` is set, repairs) declared tables on one connection."""
 
@@ -80,27 +84,24 @@ class TableRepairer:
                 findings.extend(self._check_indexes(table, inspector))
         return findings
 
-    def _execute(self, table, statement, done_message):
-        """Run ``statement`` when applying; a refused statement becomes a finding, not a crash."""
+    def _add(self, table, what, create):
+        """Call ``create()`` (DDL) and commit it; MySQL commits DDL implicitly anyway.
+
+        A refused statement, e.g. a unique index over duplicate rows, becomes a finding, not a crash.
+        """
         if not self.apply:
-            return Finding(table.name, f"{done_message} needed (check only)", repaired=False)
+            return Finding(table.name, f"missing {what} (check only)", repaired=False)
         try:
-            with self.connection.begin_nested() if self.connection.in_transaction() else self.connection.begin():
-                self.connection.execute(statement)
+            create()
+            self.connection.commit()
         except DBAPIError as error:
+            self.connection.rollback()
             reason = " ".join(str(error.orig).split())
-            return Finding(table.name, f"could not apply ({done_message}): {reason}", repaired=False)
-        return Finding(table.name, done_message, repaired=True)
+            return Finding(table.name, f"could not add {what}: {reason}", repaired=False)
+        return Finding(table.name, f"added {what}", repaired=True)
 
     def _create_table(self, table):
-        if not self.apply:
-            return Finding(table.name, "table is missing (check only)", repaired=False)
-        try:
-            with self.connection.begin_nested() if self.connection.in_transaction() else self.connection.begin():
-                table.create(self.connection)
-        except DBAPIError as error:
-            return Finding(table.name, f"could not create table: {' '.join(str(error.orig).split())}", False)
-        return Finding(table.name, "created table", repaired=True)
+        return self._add(table, "table", lambda: table.create(self.connection))
 
     def _check_columns(self, table, inspector):
         reflected = {c["name"]: c for c in inspector.get_columns(table.name)}
@@ -108,14 +109,11 @@ class TableRepairer:
         for column in table.columns:
             actual = reflected.get(column.name)
             if actual is None:
-                spec = CreateColumn(column).compile(dialect=self.dialect)
-                statement = sa.text(f"ALTER TABLE {self._quote(table.name)} ADD COLUMN {spec}")
-                findings.append(self._execute(table, statement, f"added column {column.name}"))
+                findings.append(self._add_column(table, column))
                 continue
-            findings.extend(
-                Finding(table.name, f"column {column.name} {problem}; left unchanged", repaired=False)
-                for problem in self._column_differences(column, actual)
-            )
+            problems = list(self._column_differences(column, actual))
+            if problems:
+                findings.append(Finding(table.name, self._difference_message(table, column, problems), False))
         declared = set(table.columns.keys())
         findings.extend(
             Finding(table.name, f"column {name} is not in install.xml; left unchanged", repaired=False)
@@ -123,6 +121,19 @@ class TableRepairer:
             if name not in declared
         )
         return findings
+
+    def _add_column(self, table, column):
+        spec = CreateColumn(column).compile(dialect=self.dialect)
+        statement = sa.text(f"ALTER TABLE {self._quote(table.name)} ADD COLUMN {spec}")
+        return self._add(table, f"column {column.name}", lambda: self.connection.execute(statement))
+
+    def _difference_message(self, table, column, problems):
+        """Say what differs and, on MySQL, the statement an admin can run after checking the data."""
+        message = f"column {column.name} {' and '.join(problems)}; left unchanged"
+        if self.dialect.name in ("mysql", "mariadb"):
+            spec = CreateColumn(column).compile(dialect=self.dialect)
+            message += f" (to fix after a backup: ALTER TABLE {self._quote(table.name)} MODIFY COLUMN {spec})"
+        return message
 
     def _column_differences(self, column, actual):
         expected_type = type_signature(column.type, self.dialect)
@@ -132,7 +143,7 @@ class TableRepairer:
         if column.primary_key:
             return
         if bool(actual["nullable"]) != bool(column.nullable):
-            yield f"is {'NULL' if actual['nullable'] else 'NOT NULL'}, expected {'NULL' if column.nullable else 'NOT NULL'}"
+            yield f"is {_nullability(actual['nullable'])}, expected {_nullability(column.nullable)}"
         expected_default = default_signature(column.server_default, column.type)
         actual_default = default_signature(actual.get("default"), column.type)
         if expected_default != actual_default:
@@ -147,9 +158,8 @@ class TableRepairer:
             if (columns, bool(idx.unique)) in present:
                 continue
             kind = "unique index" if idx.unique else "index"
-            findings.append(
-                self._execute(table, CreateIndex(idx), f"added {kind} {idx.name} ({', '.join(columns)})")
-            )
+            what = f"{kind} {idx.name} ({', '.join(columns)})"
+            findings.append(self._add(table, what, lambda i=idx: self.connection.execute(CreateIndex(i))))
         return findings
 
     def _quote(self, name):

@@ -1,0 +1,62 @@
+"""A wrong database URL, prefix or site gives a one-line error naming the fix, never a traceback."""
+
+import pytest
+
+from .conftest import make_app
+
+
+def invoke(url, *args, **config):
+    app = make_app(url, **config)
+    return app.test_cli_runner().invoke(args=["alx", "repair-tables", *args])
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_unreachable_server_names_the_url_and_the_setting():
+    result = invoke("mysql+mysqldb://alx:secret@127.0.0.1:1/moodle")
+    assert_one_line_error(result, "cannot connect to mysql+mysqldb://alx:***@127.0.0.1:1/moodle", "ALX_DATABASE_URL")
+    assert "secret" not in result.output
+
+
+def test_url_that_is_not_a_url():
+    assert_one_line_error(invoke("not a url"), "is not a database URL", "mysql+mysqldb://")
+
+
+def test_unknown_driver():
+    assert_one_line_error(invoke("mysql+nosuchdriver://root@127.0.0.1/moodle"), "unknown database driver")
+
+
+@pytest.fixture
+def moodle_without_iomad(new_database, request):
+    with new_database(request.param) as url:
+        app = make_app(url)
+        database = app.extensions["alx_database"]
+        database.schema.metadata.create_all(database.engine, tables=list(database.schema.moodle_core))
+        database.engine.dispose()
+        yield url
+
+
+@pytest.mark.parametrize("moodle_without_iomad", ["sqlite", "mysql"], indirect=True)
+def test_wrong_prefix_names_the_prefix_that_exists(moodle_without_iomad):
+    result = invoke(moodle_without_iomad, ALX_DB_PREFIX="mdl2_")
+    assert_one_line_error(result, "no Moodle site with table prefix 'mdl2_'", "prefix 'mdl_': set ALX_DB_PREFIX")
+
+
+@pytest.mark.parametrize("moodle_without_iomad", ["sqlite", "mysql"], indirect=True)
+def test_moodle_without_iomad(moodle_without_iomad):
+    result = invoke(moodle_without_iomad)
+    assert_one_line_error(result, "without IOMAD (missing mdl_company, mdl_company_users, mdl_company_course)")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+def test_empty_database_suggests_the_demo(new_database, backend):
+    with new_database(backend) as url:
+        assert_one_line_error(invoke(url), "no Moodle site with table prefix 'mdl_'", "alx demo")
