@@ -30,15 +30,19 @@ DEFAULTS = {
     "ALX_SECRET_KEY": None,  # generated once into instance/secret_key when unset
     "ALX_TIMEZONE": None,  # Moodle's forcetimezone/timezone config, else the server's
     "ALX_DEBUG_LEVEL": 0,
+    "ALX_DEBUG_DISPLAY": 0,
     "ALX_SCHEDULER": "on",
     "ALX_RATELIMIT_STORAGE_URI": "memory://",
+    "ALX_RATELIMIT_PER_IP": "2400/minute",
+    "ALX_RATELIMIT_PER_TOKEN": "1200/minute",
+    "ALX_RATELIMIT_FAILED_AUTH": "30/minute",
     "ALX_CACHE_URL": "simple",
     "ALX_MOODLE_UPSTREAM": None,
     "ALX_TRUSTED_PROXIES": 0,
     "ALX_SMTP_URL": None,
 }
 
-INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_TRUSTED_PROXIES"}
+INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES"}
 
 
 def from_environment(environ=None):

@@ -3,6 +3,7 @@
 import secrets
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
@@ -35,11 +36,17 @@ def create_app(config=None):
     app.config["RATELIMIT_STORAGE_URI"] = app.config["ALX_RATELIMIT_STORAGE_URI"]
     app.config.update(cache_config(app.config["ALX_CACHE_URL"]))
 
+    proxies = app.config["ALX_TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+
     init_database(app)
     cache.init_app(app)
     limiter.init_app(app)
 
     from .cli import alx
+    from .webservice import bp as webservice
 
+    app.register_blueprint(webservice)
     app.cli.add_command(alx)
     return app

@@ -421,6 +421,21 @@ EXTERNAL_TOKENS = TableSpec(
     ),
 )
 
+USER_PRIVATE_KEY = TableSpec(
+    "user_private_key",
+    "Access keys used in cookieless scripts (RSS, file downloads)",
+    (
+        char("script", 128),
+        char("value", 128),
+        integer("userid"),
+        integer("instance", notnull=False),
+        char("iprestriction", 255, notnull=False),
+        integer("validuntil", notnull=False),
+        integer("timecreated", notnull=False),
+    ),
+    (index("script_value", "script", "value"), index("userid", "userid")),
+)
+
 MOODLE_CORE_TABLES = (
     CONFIG,
     CONFIG_PLUGINS,
@@ -440,4 +455,5 @@ MOODLE_CORE_TABLES = (
     EXTERNAL_SERVICES_FUNCTIONS,
     EXTERNAL_SERVICES_USERS,
     EXTERNAL_TOKENS,
+    USER_PRIVATE_KEY,
 )

@@ -1,0 +1,19 @@
+"""Moodle's site configuration (``mdl_config``) as the bridge needs it: a few named values at a time.
+
+Values set in Moodle's ``config.php`` override the database and are invisible here; the bridge's
+own ``ALX_*`` settings cover the ones that matter (debug level, timezone).
+"""
+
+import sqlalchemy as sa
+
+
+def core_config(connection, tables, *names):
+    """``{name: value}`` for the names present in ``mdl_config`` (absent names are left out)."""
+    config = tables.config
+    rows = connection.execute(sa.select(config.c.name, config.c.value).where(config.c.name.in_(names)))
+    return dict(rows.all())
+
+
+def site_admin_ids(value):
+    """``$CFG->siteadmins`` (``"2,57"``) as a set of user ids."""
+    return {int(part) for part in (value or "").split(",") if part.strip().isdigit()}

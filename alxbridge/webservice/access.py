@@ -1,0 +1,61 @@
+"""Which functions a caller may run (Moodle's ``load_function_info``, ``moodle-rest-contract.md`` §3)."""
+
+import sqlalchemy as sa
+
+from ..siteconfig import core_config
+from .capabilities import has_capability
+from .exceptions import function_not_allowed, invalid_parameter, unknown_function
+from .subnet import address_in_subnet
+
+
+def is_missing_function_name(name):
+    """PHP's ``empty()``: no name, an empty name and ``"0"`` all count as missing."""
+    return name is None or name in ("", "0")
+
+
+def require_declared_function(connection, tables, name):
+    """The function must exist in ``external_functions``; otherwise Moodle's ``invalidrecord``."""
+    if is_missing_function_name(name):
+        raise invalid_parameter("Missing function name")
+    functions = tables.external_functions
+    found = connection.execute(
+        sa.select(functions.c.id).where(functions.c.name == (name if isinstance(name, str) else "Array"))
+    ).first()
+    if found is None:
+        raise unknown_function(name if isinstance(name, str) else "Array")
+
+
+def _service_rows(connection, tables, caller, name, now):
+    """Moodle's access query: open services with the function, or restricted ones listing the user.
+
+    ``su.validuntil < now`` is Moodle's own condition (an allowed-user row whose validity lies in the
+    future does not grant access); it is kept so that access decisions match Moodle's.
+    """
+    s, sf, su = tables.external_services, tables.external_services_functions, tables.external_services_users
+    open_services = (
+        sa.select(s.c.id, s.c.requiredcapability, sa.null().label("iprestriction"))
+        .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 0, sf.c.functionname == name))
+        .where(s.c.enabled == 1, s.c.id == caller.service_id)
+    )
+    restricted_services = (
+        sa.select(s.c.id, s.c.requiredcapability, su.c.iprestriction)
+        .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 1, sf.c.functionname == name))
+        .join(su, sa.and_(su.c.externalserviceid == s.c.id, su.c.userid == caller.user["id"]))
+        .where(s.c.enabled == 1, sa.or_(su.c.validuntil.is_(None), su.c.validuntil < now), s.c.id == caller.service_id)
+    )
+    return connection.execute(sa.union(open_services, restricted_services)).mappings().all()
+
+
+def require_function_access(connection, tables, caller, name, client_ip, now):
+    """Raise Moodle's ``accessexception`` unless the caller's service grants ``name``."""
+    default_role = None
+    for row in _service_rows(connection, tables, caller, name, now):
+        if row["requiredcapability"]:
+            if default_role is None:
+                default_role = core_config(connection, tables, "defaultuserroleid").get("defaultuserroleid", "")
+            if not has_capability(connection, tables, caller, row["requiredcapability"], default_role):
+                continue
+        if row["iprestriction"] and not address_in_subnet(client_ip, row["iprestriction"]):
+            continue
+        return
+    raise function_not_allowed(name)

@@ -1,0 +1,45 @@
+"""A REST call as Moodle's ``parse_request()`` sees it: format, token, function name, parameters."""
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from .php_input import SETTINGS_KEYS, merge, parse_query, php_parse
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NEVER_FORM_TYPES = ("application/json",)  # Moodle never reads a JSON body; neither do we
+
+
+@dataclass(frozen=True)
+class Call:
+    format: str  # "json" or "xml"
+    token: object  # a string, or None when absent (PHP arrays stay as dicts)
+    function: object
+    params: dict
+
+
+def _form_pairs(request):
+    """Form fields in request order.
+
+    Deliberate difference from Moodle: a POST body without a form content type (Power Query may send
+    ``text/plain`` or nothing) is read as ``application/x-www-form-urlencoded``; PHP would ignore it.
+    """
+    if request.method in ("GET", "HEAD"):
+        return []
+    mimetype = request.mimetype or ""
+    if mimetype == "multipart/form-data":
+        return list(request.form.items(multi=True))
+    if mimetype in NEVER_FORM_TYPES:
+        return []
+    return parse_qsl(request.get_data(as_text=True), keep_blank_values=True)
+
+
+def parse_call(request):
+    """Read the call from a Werkzeug request; the format is fixed first so every error can use it."""
+    query = parse_query(request.query_string.decode("utf-8", "replace"))
+    params = merge(query, php_parse(_form_pairs(request)))
+    response_format = "json" if params.pop("moodlewsrestformat", None) == "json" else "xml"
+    for key in SETTINGS_KEYS:
+        params.pop(key, None)
+    token = params.pop("wstoken", None)
+    function = params.pop("wsfunction", None)
+    return Call(response_format, token, function, params)

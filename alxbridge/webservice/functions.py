@@ -1,0 +1,33 @@
+"""What an external function is to the REST server: a name, a description of its input and output,
+and the code that runs it with a :class:`CallContext`."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .auth import Caller
+from .descriptions import Single
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Everything a function may use; built per request by the view, free of Flask."""
+
+    connection: object
+    tables: object
+    caller: Caller
+    token: str
+    now: int
+    method: str
+    client_ip: str
+    user_agent: str
+    headers: Mapping
+    site_url: str
+    settings: Mapping
+
+
+@dataclass(frozen=True)
+class ExternalFunction:
+    name: str
+    parameters: Single
+    returns: object
+    run: Callable[[CallContext, dict], object]

@@ -1,0 +1,5 @@
+"""The external functions the bridge implements, by name. Anything else is Moodle's (pass-through)."""
+
+from .site_info import SITE_INFO
+
+FUNCTIONS = {function.name: function for function in (SITE_INFO,)}

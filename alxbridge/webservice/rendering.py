@@ -1,0 +1,72 @@
+"""Moodle REST responses: the JSON or XML body and the headers, for results and for errors."""
+
+from .descriptions import Multiple, Single
+from .phpvalues import html_escape, php_json_encode, php_string
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" ?>\n'
+COMMON_HEADERS = [
+    ("Cache-Control", "private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
+    ("Expires", "Thu, 01 Jan 1970 00:00:00 GMT"),
+    ("Pragma", "no-cache"),
+    ("Accept-Ranges", "none"),
+    ("Access-Control-Allow-Origin", "*"),
+]
+JSON_HEADERS = [("Content-type", "application/json"), *COMMON_HEADERS]  # PHP's spelling, no charset
+XML_HEADERS = [
+    ("Content-Type", "application/xml; charset=utf-8"),
+    ("Content-Disposition", 'inline; filename="response.xml"'),
+    *COMMON_HEADERS,
+]
+
+
+def headers_for(response_format):
+    return list(JSON_HEADERS if response_format == "json" else XML_HEADERS)
+
+
+def _xml_value(value, description):
+    if isinstance(description, Multiple):
+        items = "".join(_xml_value(item, description.content) for item in value or [])
+        return f"<MULTIPLE>\n{items}</MULTIPLE>\n"
+    if isinstance(description, Single):
+        value = value or {}
+        keys = "".join(
+            f'<KEY name="{key}">{_xml_value(value.get(key), sub)}</KEY>\n' for key, sub in description.keys.items()
+        )
+        return f"<SINGLE>\n{keys}</SINGLE>\n"
+    if value is None:
+        return '<VALUE null="null"/>\n'
+    if isinstance(value, bool):
+        value = int(value)
+    return f"<VALUE>{html_escape(php_string(value))}</VALUE>\n"
+
+
+def result_body(value, description, response_format):
+    """A cleaned function result as Moodle serialises it."""
+    if response_format == "json":
+        return php_json_encode(value)
+    inner = _xml_value(value, description) if description is not None else ""
+    return f"{XML_DECLARATION}<RESPONSE>\n{inner}</RESPONSE>\n"
+
+
+def error_body(error, response_format, debug_level=0, debug_display=False):
+    """Moodle's exception document; ``debuginfo`` only when debugging (level ≥ 15)."""
+    show_debuginfo = debug_level >= 15 and error.debuginfo is not None
+    message = error.message
+    if debug_display and debug_level == 32767 and error.debuginfo:
+        message = f"{message} ({error.debuginfo})"
+    if response_format == "json":
+        document = {"exception": error.exception}
+        if error.errorcode is not None:
+            document["errorcode"] = error.errorcode
+        document["message"] = message
+        if show_debuginfo:
+            document["debuginfo"] = error.debuginfo
+        return php_json_encode(document)
+    parts = [f'{XML_DECLARATION}<EXCEPTION class="{error.exception}">\n']
+    if error.errorcode is not None:
+        parts.append(f"<ERRORCODE>{html_escape(error.errorcode)}</ERRORCODE>\n")
+    parts.append(f"<MESSAGE>{html_escape(message)}</MESSAGE>\n")
+    if show_debuginfo:
+        parts.append(f"<DEBUGINFO>{html_escape(error.debuginfo)}</DEBUGINFO>\n")
+    parts.append("</EXCEPTION>\n")
+    return "".join(parts)

@@ -1,0 +1,46 @@
+"""One REST call from token to cleaned result, in Moodle's order: authenticate, find the function,
+check the service grants it, validate parameters, run, clean the return value. Free of Flask."""
+
+import logging
+from dataclasses import replace
+
+from .access import require_declared_function, require_function_access
+from .auth import authenticate
+from .descriptions import clean_returnvalue, validate_parameters
+from .exceptions import unknown_function
+from .registry import FUNCTIONS
+
+log = logging.getLogger(__name__)
+
+
+class AuthenticationFailed(Exception):
+    """Wraps the Moodle error of a failed authentication, so the abuse shield can count it."""
+
+    def __init__(self, error):
+        super().__init__(error.message)
+        self.error = error
+
+
+def execute(connection, tables, call, context):
+    """Run ``call``; ``context`` is a :class:`CallContext` without a caller yet. Returns (value, returns)."""
+    try:
+        caller = authenticate(connection, tables, call.token, context.client_ip, context.now)
+    except Exception as error:
+        if getattr(error, "errorcode", None) is None:
+            raise
+        raise AuthenticationFailed(error) from None
+    require_declared_function(connection, tables, call.function)
+    require_function_access(connection, tables, caller, call.function, context.client_ip, context.now)
+    function = FUNCTIONS.get(call.function)
+    if function is None:  # declared in Moodle but not implemented here, and no upstream to pass it to
+        raise unknown_function(call.function)
+    params = validate_parameters(function.parameters, call.params)
+    value = function.run(replace(context, caller=caller), params)
+
+    def report(key, original, cleaned):
+        log.warning(
+            "%s: cleaned %s for user %s (%r became %r) instead of failing the response",
+            function.name, key, caller.user["id"], original, cleaned,
+        )  # fmt: skip
+
+    return clean_returnvalue(function.returns, value, report), function.returns
