@@ -16,8 +16,15 @@ from sqlalchemy.exc import DBAPIError
 
 from ..errors import DatabaseUnavailable
 from ..extensions import get_database
+from .auth import RestProtocolDisabled
 from .call import parse_call
-from .exceptions import MoodleError, database_read_error, rate_limited, unexpected_error
+from .exceptions import (
+    MoodleError,
+    database_connection_failed,
+    database_read_error,
+    rate_limited,
+    unexpected_error,
+)
 from .functions import CallContext
 from .passthrough import SERVER_PATH, forward
 from .registry import FUNCTIONS
@@ -83,9 +90,15 @@ def server():
         return _error_response(failure.error, call.format)
     except MoodleError as error:
         return _error_response(error, call.format)
-    except (DBAPIError, DatabaseUnavailable) as error:
-        log.error("request %s: database error: %s", g.request_id, " ".join(str(error).split())[:500])
-        return _error_response(database_read_error(" ".join(str(getattr(error, "orig", error)).split())), call.format)
+    except RestProtocolDisabled:
+        return Response(b"", status=403)
+    except DatabaseUnavailable as error:
+        log.error("request %s: %s", g.request_id, error)
+        return _error_response(database_connection_failed(str(error)), call.format)
+    except DBAPIError as error:
+        reason = " ".join(str(error.orig).split())
+        log.error("request %s: database error in %s: %s", g.request_id, call.function, reason[:500])
+        return _error_response(database_read_error(reason), call.format)
     except Exception:
         log.exception("request %s: unexpected error in %s", g.request_id, call.function)
         return _error_response(unexpected_error(g.request_id), call.format)

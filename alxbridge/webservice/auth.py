@@ -52,8 +52,29 @@ def _require_record(connection, table, record_id, errorcode, message, columns):
     return dict(row)
 
 
-def authenticate(connection, tables, token, client_ip, now):
-    """Check ``token`` as Moodle does and return the :class:`Caller`; commits Moodle's two writes."""
+SITE_SWITCHES = (
+    "enablewebservices", "webserviceprotocols", "maintenance_enabled", "siteadmins", "defaultuserroleid",
+)  # fmt: skip
+
+
+class RestProtocolDisabled(Exception):
+    """Web services or the REST protocol are off on the site: Moodle answers 403 with an empty body."""
+
+
+def site_switches(connection, tables):
+    """The site settings that decide whether and for whom the REST server answers."""
+    config = core_config(connection, tables, *SITE_SWITCHES)
+    protocols = [p.strip() for p in (config.get("webserviceprotocols") or "").split(",")]
+    if config.get("enablewebservices") in (None, "", "0") or "rest" not in protocols:
+        raise RestProtocolDisabled()
+    return config
+
+
+def authenticate(connection, tables, token, client_ip, now, config):
+    """Check ``token`` as Moodle does and return the :class:`Caller`; commits Moodle's two writes.
+
+    ``config`` comes from :func:`site_switches`.
+    """
     row = _load_token(connection, tables, token)
     if row is None:
         raise invalid_token()
@@ -74,7 +95,6 @@ def authenticate(connection, tables, token, client_ip, now):
         connection.execute(sa.update(tokens).where(tokens.c.id == row["id"]).values(lastaccess=now))
         connection.commit()
 
-    config = core_config(connection, tables, "maintenance_enabled", "siteadmins", "defaultuserroleid")
     is_admin = user["id"] in site_admin_ids(config.get("siteadmins"))
     if config.get("maintenance_enabled") not in (None, "", "0") and not is_admin:
         raise site_maintenance()

@@ -78,6 +78,10 @@ def database_read_error(debuginfo):
     return MoodleError("dml_read_exception", "dmlreadexception", "Error reading from database", debuginfo)
 
 
+def database_connection_failed(debuginfo):
+    return MoodleError("dml_connection_exception", "dbconnectionfailed", "Error: Database connection failed", debuginfo)
+
+
 def rate_limited(debuginfo):
     """The short-window abuse shield; same errorcode as the plugin's daily quota, its own message."""
     return MoodleError(

@@ -5,7 +5,7 @@ import logging
 from dataclasses import replace
 
 from .access import require_declared_function, require_function_access
-from .auth import authenticate
+from .auth import authenticate, site_switches
 from .descriptions import clean_returnvalue, validate_parameters
 from .exceptions import unknown_function
 from .registry import FUNCTIONS
@@ -23,8 +23,9 @@ class AuthenticationFailed(Exception):
 
 def execute(connection, tables, call, context):
     """Run ``call``; ``context`` is a :class:`CallContext` without a caller yet. Returns (value, returns)."""
+    config = site_switches(connection, tables)
     try:
-        caller = authenticate(connection, tables, call.token, context.client_ip, context.now)
+        caller = authenticate(connection, tables, call.token, context.client_ip, context.now, config)
     except Exception as error:
         if getattr(error, "errorcode", None) is None:
             raise
