@@ -23,6 +23,7 @@ class CallContext:
     headers: Mapping
     site_url: str
     settings: Mapping
+    cache: object = None  # get/set/timeout like Flask-Caching's Cache; None disables caching
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+"""The rows of one page of a read session, from the reporting table (or, before any sync, from Moodle).
+
+Pages are read in ``id`` order after the bookmark of their offset (keyset paging), so a row that
+changes or disappears between two requests never shifts the rows of later pages. Only when a client
+jumps to an offset the session has not reached is ``OFFSET`` used.
+"""
+
+import sqlalchemy as sa
+
+from ..sync.progress import progress_query
+from .sessions import FULL
+
+REPORTING_COLUMNS = (
+    "id", "userid", "courseid", "firstname", "lastname", "email", "coursename",
+    "timecompleted", "timestarted", "percentage", "status",
+)  # fmt: skip
+
+
+def session_page(connection, tables, companyid, session, offset, limit):
+    """Reporting rows (mappings) of ``session`` at ``offset``."""
+    r = tables.local_alx_api_reporting
+    if not session.courses:
+        return []
+    query = sa.select(*(r.c[name] for name in REPORTING_COLUMNS)).where(
+        r.c.companyid == companyid, r.c.is_deleted == 0, r.c.courseid.in_(session.courses)
+    )
+    if session.mode == FULL:
+        query = query.where(r.c.id <= session.max_id)
+    else:
+        query = query.where(r.c.last_updated > session.low_version, r.c.last_updated <= session.high_version)
+    after = session.bookmarks.get(offset)
+    if after is not None:
+        query = query.where(r.c.id > after).order_by(r.c.id).limit(limit)
+    else:
+        query = query.order_by(r.c.id).limit(limit).offset(offset)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def live_page(connection, tables, companyid, course_ids, offset, limit, now):
+    """Before the company's first sync: the same progress the sync would write, straight from Moodle."""
+    if not course_ids:
+        return []
+    query = progress_query(tables, companyid, frozenset(course_ids), now).order_by("userid", "courseid")
+    return [dict(row) for row in connection.execute(query.limit(limit).offset(offset)).mappings()]

@@ -1,0 +1,163 @@
+"""``local_alx_report_api_get_course_progress``: one page of the caller's company progress.
+
+Order of checks as in the plugin: limit, daily quota, GET allowed, company. Then the page comes from
+the caller's read session (lossless paging, deletions forcing a full answer), through the versioned
+cache, or — before the company's first sync — live from Moodle's tables with the same semantics.
+Every call except quota rejections after the first is written to ``local_alx_api_logs``; every
+served page updates the token's ``local_alx_api_sync_status`` row (except in the Disabled sync mode).
+"""
+
+import time
+
+import sqlalchemy as sa
+
+from ..alerts.dispatch import store_alert
+from ..alerts.rules import Condition
+from ..plugin_settings import FIELD_NAMES, read_company_settings, read_plugin_settings
+from ..siteconfig import site_timezone
+from ..sync.scope import exposed_course_ids
+from ..sync.state import read_company_state
+from ..sync.status import record_sync_status
+from ..webservice.exceptions import MoodleError
+from ..webservice.functions import ExternalFunction
+from .audit import log_call
+from .company import caller_company
+from .contract import (
+    ENDPOINT,
+    FUNCTION_NAME,
+    PARAMETERS,
+    RETURNS,
+    get_method_disabled,
+    invalid_limit,
+    invalid_offset,
+    limit_too_large,
+    no_company,
+)  # fmt: skip
+from .formatting import api_item
+from .pages import live_page, session_page
+from .quota import enforce_daily_quota
+from .sessions import SYNC_MODE_DISABLED, Snapshot, record_page, session_for, token_hash
+
+
+def _alert_first_rejection(context, company, count, limit):
+    user = context.caller.user
+    name = f"{user['firstname']} {user['lastname']}".strip() or user["username"]
+    condition = Condition(
+        "rate_limit_exceeded", "high", f"user:{user['id']}",
+        f"User {name} from {company.name if company else 'no company'} exceeded rate limit ({count}/{limit} requests)",
+        {"user_id": user["id"], "requests_today": count, "daily_limit": limit},
+    )  # fmt: skip
+    settings = read_plugin_settings(context.connection, context.tables)
+    store_alert(context.connection, context.tables, settings, condition, context.now, context.client_ip or "")
+    context.connection.commit()
+
+
+def _snapshot(context, company, company_settings, state, fields, courses):
+    sync_status = context.tables.local_alx_api_sync_status
+    token = token_hash(context.token)
+    failed = context.connection.execute(
+        sa.select(sync_status.c.last_sync_status).where(
+            sync_status.c.companyid == company.id, sync_status.c.token_hash == token
+        )
+    ).scalar()
+    return Snapshot(
+        companyid=company.id, token_hash=token, sync_mode=company_settings.sync_mode,
+        window_hours=company_settings.sync_window_hours, committed_version=state.committed_version,
+        tombstone_horizon=state.tombstone_horizon, fields=fields, courses=courses, last_sync_failed=failed == "failed",
+    )  # fmt: skip
+
+
+def _cached(cache, key, ttl, compute):
+    """``(value, hit)`` through the versioned cache; a TTL of 0 minutes disables caching."""
+    if cache is None or ttl <= 0:
+        return compute(), False
+    value = cache.get(key)
+    if value is not None:
+        return value, True
+    value = compute()
+    cache.set(key, value, timeout=ttl)
+    return value, False
+
+
+def _read_page(context, company, limit, offset, timezone, details):
+    connection, tables = context.connection, context.tables
+    company_settings = read_company_settings(connection, tables, company.id)
+    fields = tuple(name for name in FIELD_NAMES if company_settings.fields[name])
+    courses = tuple(sorted(exposed_course_ids(connection, tables, company.id)))
+    state = read_company_state(connection, tables, company.id)
+    if state.committed_version == 0:  # never synced: serve live, statelessly
+        rows = live_page(connection, tables, company.id, courses, offset, limit, context.now)
+        details.update(mode="live", cache_hit=False)
+        return [api_item(row, fields, timezone) for row in rows], company_settings
+
+    snapshot = _snapshot(context, company, company_settings, state, fields, courses)
+    session = session_for(connection, tables, snapshot, limit, offset, context.now)
+    key = ":".join(
+        map(str, ("alx-progress", company.id, session.mode, session.low_version, session.high_version,
+                  session.max_id, snapshot.settings_digest, limit, offset, session.bookmarks.get(offset)))
+    )  # fmt: skip
+
+    def compute():
+        return session_page(connection, tables, company.id, session, offset, limit)
+
+    rows, hit = _cached(context.cache, key, company_settings.cache_ttl_minutes * 60, compute)
+    completed = record_page(connection, tables, session, offset, rows, context.now)
+    details.update(
+        mode=session.mode, cache_hit=hit, session_id=session.id, replayed=session.replayed,
+        window=[session.low_version, session.high_version], session_completed=completed,
+    )  # fmt: skip
+    return [api_item(row, session.fields, timezone) for row in rows], company_settings
+
+
+def get_course_progress(context, params):
+    limit, offset = params["limit"], params["offset"]
+    connection, tables, user = context.connection, context.tables, context.caller.user
+    started = time.perf_counter()
+    details = {"limit": limit, "offset": offset, "request_method": context.method}
+    company = None
+    record_count, error_message, logged = 0, None, True
+    try:
+        company = caller_company(connection, tables, user["id"])  # for the log row, also of early errors
+        settings = read_plugin_settings(connection, tables)
+        if limit > settings.max_records:
+            raise limit_too_large(settings.max_records)
+        if limit <= 0:
+            raise invalid_limit(limit)
+        if offset < 0:
+            raise invalid_offset(offset)
+        timezone = site_timezone(connection, tables, context.settings.get("ALX_TIMEZONE"))
+        company_limit = read_company_settings(connection, tables, company.id).rate_limit if company else None
+        logged = False  # a quota rejection logs itself (once a day), never here
+        enforce_daily_quota(
+            connection, tables, user_id=user["id"], company_shortname=company.shortname if company else "",
+            daily_limit=company_limit or settings.rate_limit, now=context.now, timezone=timezone,
+            ip_address=context.client_ip, user_agent=context.user_agent,
+            on_first_rejection=lambda count, daily: _alert_first_rejection(context, company, count, daily),
+        )  # fmt: skip
+        logged = True
+        if context.method == "GET" and not settings.allow_get_method:
+            raise get_method_disabled()
+        if company is None:
+            raise no_company()
+        items, company_settings = _read_page(context, company, limit, offset, timezone, details)
+        record_count = len(items)
+        if company_settings.sync_mode != SYNC_MODE_DISABLED:
+            record_sync_status(
+                connection, tables, company.id, token_hash(context.token), record_count, "success", None, context.now
+            )
+        connection.commit()
+        return items
+    except Exception as error:
+        error_message = error.message if isinstance(error, MoodleError) else "Error reading from database"
+        connection.rollback()  # nothing of a failed call is kept but its log row
+        raise
+    finally:
+        if logged:
+            log_call(
+                connection, tables, user_id=user["id"], company_shortname=company.shortname if company else "unknown",
+                endpoint=ENDPOINT, record_count=record_count, error_message=error_message, started=started,
+                ip_address=context.client_ip, user_agent=context.user_agent, details=details, now=context.now,
+            )  # fmt: skip
+
+
+GET_COURSE_PROGRESS = ExternalFunction(FUNCTION_NAME, PARAMETERS, RETURNS, get_course_progress)

@@ -1,0 +1,169 @@
+"""Read sessions: what ``offset=0`` … short last page means for one token (design §2, bugs B3/B4/B5).
+
+``offset=0`` opens a session keyed by ``sha256(wstoken)`` that fixes the mode (full or incremental),
+the version window ``(low, high]`` and the settings; later offsets page that same set in ``id``
+order, continuing from bookmarks so that rows changing in between never shift a page. Only a short
+page completes a session, and only a completed session is the token's acknowledgement that the next
+incremental session starts from. A repeated ``offset=0`` with the same limit within a few minutes
+replays the latest session (Power BI evaluates queries more than once).
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+REUSE_SECONDS = 300  # a repeated offset=0 within this replays the latest session
+IDLE_SECONDS = 1800  # an open session unused this long is abandoned (its window is never acknowledged)
+FULL, INCREMENTAL = "full", "incremental"
+SYNC_MODE_AUTO, SYNC_MODE_INCREMENTAL, SYNC_MODE_FULL, SYNC_MODE_DISABLED = 0, 1, 2, 3
+
+
+def token_hash(token):
+    return hashlib.sha256(str(token).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Session:
+    id: int
+    mode: str
+    low_version: int
+    high_version: int
+    max_id: int
+    page_limit: int
+    fields: list
+    courses: list
+    bookmarks: dict = field(default_factory=dict)  # offset → last reporting id before that page
+    rows_served: int = 0
+    status: str = "open"
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a new session would serve: the company's committed state and the caller's settings."""
+
+    companyid: int
+    token_hash: str
+    sync_mode: int
+    window_hours: int
+    committed_version: int
+    tombstone_horizon: int
+    fields: tuple
+    courses: tuple
+    last_sync_failed: bool
+
+    @property
+    def settings_digest(self):
+        return hashlib.sha256(json.dumps([self.fields, self.courses]).encode()).hexdigest()
+
+
+def _from_row(row, replayed=False):
+    settings = json.loads(row.settings)
+    return Session(
+        id=row.id, mode=row.mode, low_version=row.low_version, high_version=row.high_version, max_id=row.max_id,
+        page_limit=row.page_limit, fields=settings["fields"], courses=settings["courses"],
+        bookmarks={int(k): v for k, v in json.loads(row.bookmarks).items()}, rows_served=row.rows_served,
+        status=row.status, replayed=replayed,
+    )  # fmt: skip
+
+
+def _latest(connection, tables, snapshot, *conditions):
+    sessions = tables.local_alxbridge_read_session
+    return connection.execute(
+        sa.select(sessions)
+        .where(sessions.c.token_hash == snapshot.token_hash, sessions.c.companyid == snapshot.companyid, *conditions)
+        .order_by(sessions.c.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _has_tombstones(connection, tables, snapshot, low, high):
+    """Rows that left the scope inside ``(low, high]``: an incremental answer could not tell the client."""
+    reporting = tables.local_alx_api_reporting
+    return (
+        connection.execute(
+            sa.select(reporting.c.id)
+            .where(
+                reporting.c.companyid == snapshot.companyid,
+                reporting.c.is_deleted == 1,
+                reporting.c.last_updated > low,
+                reporting.c.last_updated <= high,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def choose_window(connection, tables, snapshot, now):
+    """``(mode, low, high)`` for a new session, from the token's last completed session."""
+    high = snapshot.committed_version
+    if snapshot.sync_mode in (SYNC_MODE_FULL, SYNC_MODE_DISABLED):
+        return FULL, 0, high
+    sessions = tables.local_alxbridge_read_session
+    ack = _latest(connection, tables, snapshot, sessions.c.status == "completed")
+    if ack is None or ack.settings_digest != snapshot.settings_digest:
+        return FULL, 0, high
+    low = ack.high_version
+    if snapshot.sync_mode == SYNC_MODE_AUTO and (
+        snapshot.last_sync_failed or now - ack.timeclosed > snapshot.window_hours * 3600
+    ):
+        return FULL, 0, high
+    if low < snapshot.tombstone_horizon or _has_tombstones(connection, tables, snapshot, low, high):
+        return FULL, 0, high
+    return INCREMENTAL, low, high
+
+
+def _open(connection, tables, snapshot, limit, now):
+    mode, low, high = choose_window(connection, tables, snapshot, now)
+    reporting = tables.local_alx_api_reporting
+    max_id = connection.execute(
+        sa.select(sa.func.coalesce(sa.func.max(reporting.c.id), 0)).where(reporting.c.companyid == snapshot.companyid)
+    ).scalar()
+    settings = {"fields": list(snapshot.fields), "courses": list(snapshot.courses)}
+    sessions = tables.local_alxbridge_read_session
+    values = dict(
+        token_hash=snapshot.token_hash, companyid=snapshot.companyid, mode=mode, low_version=low, high_version=high,
+        max_id=max_id, page_limit=limit, settings_digest=snapshot.settings_digest, settings=json.dumps(settings),
+        bookmarks=json.dumps({"0": 0}), rows_served=0, status="open", timeopened=now, timeused=now,
+    )  # fmt: skip
+    session_id = connection.execute(sessions.insert().values(**values)).inserted_primary_key[0]
+    return Session(session_id, mode, low, high, max_id, limit, settings["fields"], settings["courses"], {0: 0})
+
+
+def session_for(connection, tables, snapshot, limit, offset, now):
+    """The session this page belongs to: replayed, continued, or newly opened."""
+    sessions = tables.local_alxbridge_read_session
+    if offset == 0:
+        latest = _latest(connection, tables, snapshot)
+        if latest is not None and latest.page_limit == limit and latest.timeopened >= now - REUSE_SECONDS:
+            return _from_row(latest, replayed=True)
+        return _open(connection, tables, snapshot, limit, now)
+    # Continue the latest session, also a completed one being replayed by a second evaluation.
+    current = _latest(
+        connection, tables, snapshot, sessions.c.page_limit == limit, sessions.c.timeused >= now - IDLE_SECONDS
+    )
+    if current is not None:
+        return _from_row(current, replayed=current.status == "completed")
+    return _open(connection, tables, snapshot, limit, now)
+
+
+def record_page(connection, tables, session, offset, rows, now):
+    """Remember where the next page starts; a short page completes the session (its acknowledgement)."""
+    if rows:
+        session.bookmarks[offset + len(rows)] = rows[-1]["id"]
+    session.rows_served += len(rows)
+    completes = len(rows) < session.page_limit
+    values = {
+        "bookmarks": json.dumps({str(k): v for k, v in sorted(session.bookmarks.items())}),
+        "rows_served": session.rows_served,
+        "timeused": now,
+    }
+    if completes and session.status == "open":
+        session.status = "completed"
+        values.update(status="completed", timeclosed=now)
+    sessions = tables.local_alxbridge_read_session
+    connection.execute(sa.update(sessions).where(sessions.c.id == session.id).values(**values))
+    return completes

@@ -1,0 +1,110 @@
+"""The ``/webservice/rest/server.php`` view: read the call, run it, render the result or the Moodle error."""
+
+import logging
+import time
+import uuid
+
+from flask import Blueprint, Response, current_app, g, request
+from flask_limiter.errors import RateLimitExceeded
+from sqlalchemy.exc import DBAPIError
+
+from ..errors import DatabaseUnavailable
+from ..extensions import cache, get_database
+from .auth import RestProtocolDisabled
+from .call import parse_call
+from .exceptions import (
+    MoodleError,
+    database_connection_failed,
+    database_read_error,
+    rate_limited,
+    unexpected_error,
+)
+from .functions import CallContext
+from .passthrough import SERVER_PATH, forward
+from .registry import FUNCTIONS
+from .rendering import error_body, headers_for, result_body
+from .server import AuthenticationFailed, execute
+from .throttle import shielded
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webservice", __name__)
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def current_call():
+    """The parsed call, read once per request (the rate limiter needs it before the view)."""
+    if "ws_call" not in g:
+        g.ws_call = parse_call(request)
+    return g.ws_call
+
+
+@bp.before_app_request
+def _read_call():
+    if request.path == SERVER_PATH:
+        g.request_id = uuid.uuid4().hex[:12]
+        current_call()
+
+
+def _respond(body, response_format):
+    return Response(body, status=200, headers=headers_for(response_format))
+
+
+def _error_response(error, response_format):
+    config = current_app.config
+    body = error_body(error, response_format, config["ALX_DEBUG_LEVEL"], config["ALX_DEBUG_DISPLAY"])
+    return _respond(body, response_format)
+
+
+def _is_passed_through(call):
+    upstream = current_app.config["ALX_MOODLE_UPSTREAM"]
+    return bool(upstream) and isinstance(call.function, str) and call.function not in FUNCTIONS and call.function
+
+
+def _context(database, connection):
+    return CallContext(
+        connection=connection, tables=database.tables, caller=None, token=g.ws_call.token, now=int(time.time()),
+        method=request.method, client_ip=request.remote_addr or "", user_agent=request.user_agent.string,
+        headers=request.headers, site_url=request.url_root.rstrip("/"), settings=current_app.config, cache=cache,
+    )  # fmt: skip
+
+
+@bp.route(SERVER_PATH, methods=METHODS, provide_automatic_options=False)
+@shielded
+def server():
+    call = current_call()
+    if _is_passed_through(call):
+        try:
+            return forward(request, current_app.config["ALX_MOODLE_UPSTREAM"])
+        except MoodleError as error:  # the upstream cannot be reached: still a Moodle envelope, never a 500
+            log.error("request %s: pass-through of %s failed: %s", g.request_id, call.function, error.debuginfo)
+            return _error_response(error, call.format)
+    database = get_database()
+    try:
+        with database.connect() as connection:
+            value, returns = execute(connection, database.tables, call, _context(database, connection))
+            connection.commit()
+    except AuthenticationFailed as failure:
+        g.ws_auth_failed = True
+        return _error_response(failure.error, call.format)
+    except MoodleError as error:
+        return _error_response(error, call.format)
+    except RestProtocolDisabled:
+        return Response(b"", status=403)
+    except DatabaseUnavailable as error:
+        log.error("request %s: %s", g.request_id, error)
+        return _error_response(database_connection_failed(str(error)), call.format)
+    except DBAPIError as error:
+        reason = " ".join(str(error.orig).split())
+        log.error("request %s: database error in %s: %s", g.request_id, call.function, reason[:500])
+        return _error_response(database_read_error(reason), call.format)
+    except Exception:
+        log.exception("request %s: unexpected error in %s", g.request_id, call.function)
+        return _error_response(unexpected_error(g.request_id), call.format)
+    return _respond(result_body(value, returns, call.format), call.format)
+
+
+@bp.app_errorhandler(RateLimitExceeded)
+def _rate_limited(breach):
+    if request.path != SERVER_PATH:
+        return breach
+    return _error_response(rate_limited(f"Limit {breach.description} reached"), current_call().format)
