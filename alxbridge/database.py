@@ -81,25 +81,25 @@ class Database:
     def is_mysql(self):
         return self.engine.dialect.name in MYSQL_DIALECTS
 
+    def _unavailable(self, error):
+        return DatabaseUnavailable(
+            f"cannot connect to {redacted(self.url)}: {_driver_error_text(error)}; "
+            "check ALX_DATABASE_URL and that the server is running"
+        )
+
     def connect(self):
         """A connection, or :class:`DatabaseUnavailable` with the server's reason."""
         try:
             return self.engine.connect()
         except DBAPIError as error:
-            raise DatabaseUnavailable(
-                f"cannot connect to {redacted(self.url)}: {_driver_error_text(error)}; "
-                "check ALX_DATABASE_URL and that the server is running"
-            ) from None
+            raise self._unavailable(error) from None
 
     def begin(self):
         """A connection inside a transaction, committed when the block ends without error."""
         try:
             return self.engine.begin()
         except DBAPIError as error:
-            raise DatabaseUnavailable(
-                f"cannot connect to {redacted(self.url)}: {_driver_error_text(error)}; "
-                "check ALX_DATABASE_URL and that the server is running"
-            ) from None
+            raise self._unavailable(error) from None
 
     def existing_table_names(self, connection):
         return set(sa.inspect(connection).get_table_names())
