@@ -64,7 +64,7 @@ class RestProtocolDisabled(Exception):
 def site_switches(connection, tables):
     """The site settings that decide whether and for whom the REST server answers."""
     config = core_config(connection, tables, *SITE_SWITCHES)
-    protocols = [p.strip() for p in (config.get("webserviceprotocols") or "").split(",")]
+    protocols = (config.get("webserviceprotocols") or "").split(",")  # untrimmed, as Moodle's in_array() reads it
     if config.get("enablewebservices") in (None, "", "0") or "rest" not in protocols:
         raise RestProtocolDisabled()
     return config

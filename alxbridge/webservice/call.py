@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from .php_input import SETTINGS_KEYS, merge, parse_query, php_parse
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -18,16 +20,20 @@ class Call:
 
 
 def _form_pairs(request):
-    """Form fields in request order.
+    """Form fields in request order; like PHP's ``$_POST``, only a POST body is read.
 
     Deliberate difference from Moodle: a POST body without a form content type (Power Query may send
     ``text/plain`` or nothing) is read as ``application/x-www-form-urlencoded``; PHP would ignore it.
     """
-    if request.method in ("GET", "HEAD"):
+    if request.method != "POST":
         return []
     mimetype = request.mimetype or ""
     if mimetype == "multipart/form-data":
-        return list(request.form.items(multi=True))
+        request.get_data()  # keep the raw body: form parsing alone would consume it (pass-through needs it)
+        try:
+            return list(request.form.items(multi=True))
+        except RequestEntityTooLarge:  # past Werkzeug's part/size limits: no form at all, as PHP past post_max_size
+            return []
     if mimetype in NEVER_FORM_TYPES:
         return []
     return parse_qsl(request.get_data(as_text=True), keep_blank_values=True)

@@ -111,7 +111,10 @@ class Multiple:
 
 def _wrap(key, error):
     """Prefix a nested error with its key, as Moodle re-throws it."""
-    return type(error)(error.exception, error.errorcode, error.message, f"{key} => {error.message}: {error.debuginfo}")
+    message, debuginfo = error.rendered()
+    return type(error)(
+        error.exception, error.errorcode, error.message, f"{key} => {message}: {debuginfo or ''}", wrapped=(key, error)
+    )
 
 
 def validate_param(value, param_type, allow_null, debuginfo, error=invalid_parameter):

@@ -21,12 +21,30 @@ ACCESS_DEBUGINFO = """Access to the function {function}() is not allowed.
 class MoodleError(Exception):
     """An error rendered as Moodle's ``{"exception","errorcode","message"[,"debuginfo"]}`` envelope."""
 
-    def __init__(self, exception, errorcode, message, debuginfo=None):
+    def __init__(self, exception, errorcode, message, debuginfo=None, wrapped=None):
         super().__init__(message)
         self.exception = exception
         self.errorcode = errorcode
         self.message = message
         self.debuginfo = debuginfo
+        self.wrapped = wrapped  # (key, inner error) when a structure key re-throws an inner error
+
+    def rendered(self, developer_display=False):
+        """(message, debuginfo) as Moodle builds them.
+
+        With ``debug = DEBUG_DEVELOPER`` and ``debugdisplay`` on, every ``moodle_exception`` message ends
+        in `` (debuginfo)`` — also the inner one that a structure key re-throws as ``key => message:
+        debuginfo``, so nested messages grow (``moodle-rest-contract.md`` §1.5, §5.2).
+        """
+        debuginfo = self.debuginfo
+        if self.wrapped is not None:
+            key, inner = self.wrapped
+            inner_message, inner_debuginfo = inner.rendered(developer_display)
+            debuginfo = f"{key} => {inner_message}: {inner_debuginfo or ''}"
+        message = self.message
+        if developer_display and debuginfo:
+            message = f"{message} ({debuginfo})"
+        return message, debuginfo
 
 
 def invalid_token():

@@ -27,8 +27,9 @@ def upstream_unreachable(reason):
 def forward(request, upstream, timeout=100.0):
     """Send ``request`` to ``upstream`` + server.php and stream Moodle's answer back."""
     url = upstream.rstrip("/") + SERVER_PATH
-    if request.query_string:
-        url += "?" + request.query_string.decode("latin-1")
+    query = request.query_string.decode("latin-1")
+    if query:
+        url += "?" + query
     headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}
     forwarded_for = ", ".join(filter(None, (request.headers.get("X-Forwarded-For"), request.remote_addr)))
     headers["X-Forwarded-For"] = forwarded_for
@@ -38,7 +39,8 @@ def forward(request, upstream, timeout=100.0):
             preload_content=False, redirect=False, retries=False, timeout=timeout,
         )  # fmt: skip
     except urllib3.exceptions.HTTPError as error:
-        raise upstream_unreachable(str(error)) from None
+        reason = str(error).replace(query, "…") if query else str(error)  # the query holds the token
+        raise upstream_unreachable(reason) from None
 
     def body():
         try:

@@ -22,6 +22,8 @@ def _split_name(name):
     """``a.b[x][]`` → (``a_b``, [``x``, ``""``]); ``None`` for a name PHP ignores."""
     name = name.lstrip(" ")
     bracket = name.find("[")
+    if bracket == 0:  # no name before the bracket: PHP drops the variable
+        return None
     if bracket > 0 and "]" in name[bracket:]:
         base, rest = name[:bracket], name[bracket:]
         segments = []

@@ -41,10 +41,23 @@ def php_string(value):
 
 
 def _json_float(value):
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    text = repr(value)
-    return _php_exponent(text, "e") if "e" in text else text
+    """PHP's ``serialize_precision = -1``: the shortest round-trip digits (as Python's ``repr``), written
+    without an exponent while the decimal point lies between -3 and 17 digits (``1.0e+17``, ``1.0e-5``)."""
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    if not math.isfinite(value):
+        return "0"  # PHP's json_encode cannot encode INF/NAN; JSON_PARTIAL_OUTPUT_ON_ERROR writes 0
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    digits = "".join(map(str, digits))
+    point = len(digits) + exponent  # PHP's decpt: where the decimal point falls in the digits
+    prefix = "-" if sign else ""
+    if point > 17 or point < -3:
+        return f"{prefix}{digits[0]}.{digits[1:] or '0'}e{'-' if point < 1 else '+'}{abs(point - 1)}"
+    if point <= 0:
+        return f"{prefix}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return prefix + digits + "0" * (point - len(digits))
+    return f"{prefix}{digits[:point]}.{digits[point:]}"
 
 
 def php_json_encode(value):

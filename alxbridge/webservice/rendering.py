@@ -50,23 +50,21 @@ def result_body(value, description, response_format):
 
 def error_body(error, response_format, debug_level=0, debug_display=False):
     """Moodle's exception document; ``debuginfo`` only when debugging (level ≥ 15)."""
-    show_debuginfo = debug_level >= 15 and error.debuginfo is not None
-    message = error.message
-    if debug_display and debug_level == 32767 and error.debuginfo:
-        message = f"{message} ({error.debuginfo})"
+    message, debuginfo = error.rendered(bool(debug_display) and debug_level == 32767)
+    show_debuginfo = debug_level >= 15 and debuginfo is not None
     if response_format == "json":
         document = {"exception": error.exception}
         if error.errorcode is not None:
             document["errorcode"] = error.errorcode
         document["message"] = message
         if show_debuginfo:
-            document["debuginfo"] = error.debuginfo
+            document["debuginfo"] = debuginfo
         return php_json_encode(document)
     parts = [f'{XML_DECLARATION}<EXCEPTION class="{error.exception}">\n']
     if error.errorcode is not None:
         parts.append(f"<ERRORCODE>{html_escape(error.errorcode)}</ERRORCODE>\n")
     parts.append(f"<MESSAGE>{html_escape(message)}</MESSAGE>\n")
     if show_debuginfo:
-        parts.append(f"<DEBUGINFO>{html_escape(error.debuginfo)}</DEBUGINFO>\n")
+        parts.append(f"<DEBUGINFO>{html_escape(debuginfo)}</DEBUGINFO>\n")
     parts.append("</EXCEPTION>\n")
     return "".join(parts)

@@ -27,7 +27,7 @@ CONFIG_NAMES = (
 )  # fmt: skip
 
 PARAMETERS = Single(
-    {"serviceshortnames": Multiple(Value("alias"), required=0, default=[])}  # deprecated and ignored by Moodle
+    {"serviceshortnames": Multiple(Value("alphanumext"), required=0, default=[])}  # deprecated and ignored by Moodle
 )
 RETURNS = Single(
     {

@@ -2,6 +2,7 @@
 
 import logging
 import time
+import traceback
 import uuid
 
 from flask import Blueprint, Response, current_app, g, request
@@ -45,6 +46,14 @@ def _read_call():
         current_call()
 
 
+def _loggable(text):
+    """``text`` without the caller's token: it is a password, and driver errors quote their parameters."""
+    token = g.ws_call.token if "ws_call" in g else None
+    if isinstance(token, str) and len(token) >= 8:
+        text = text.replace(token, "<wstoken>")
+    return text
+
+
 def _respond(body, response_format):
     return Response(body, status=200, headers=headers_for(response_format))
 
@@ -76,13 +85,16 @@ def server():
         try:
             return forward(request, current_app.config["ALX_MOODLE_UPSTREAM"])
         except MoodleError as error:  # the upstream cannot be reached: still a Moodle envelope, never a 500
-            log.error("request %s: pass-through of %s failed: %s", g.request_id, call.function, error.debuginfo)
+            log.error(
+                "request %s: pass-through of %s failed: %s", g.request_id, call.function, _loggable(error.debuginfo)
+            )
             return _error_response(error, call.format)
     database = get_database()
     try:
         with database.connect() as connection:
             value, returns = execute(connection, database.tables, call, _context(database, connection))
             connection.commit()
+        body = result_body(value, returns, call.format)  # inside the try: a value PHP cannot encode is an envelope too
     except AuthenticationFailed as failure:
         g.ws_auth_failed = True
         return _error_response(failure.error, call.format)
@@ -91,16 +103,17 @@ def server():
     except RestProtocolDisabled:
         return Response(b"", status=403)
     except DatabaseUnavailable as error:
-        log.error("request %s: %s", g.request_id, error)
+        log.error("request %s: %s", g.request_id, _loggable(str(error)))
         return _error_response(database_connection_failed(str(error)), call.format)
     except DBAPIError as error:
         reason = " ".join(str(error.orig).split())
-        log.error("request %s: database error in %s: %s", g.request_id, call.function, reason[:500])
+        log.error("request %s: database error in %s: %s", g.request_id, call.function, _loggable(reason[:500]))
         return _error_response(database_read_error(reason), call.format)
-    except Exception:
-        log.exception("request %s: unexpected error in %s", g.request_id, call.function)
+    except Exception as error:  # noqa: BLE001 - logged below with its traceback, token removed
+        details = _loggable("".join(traceback.format_exception(error)).rstrip())
+        log.error("request %s: unexpected error in %s\n%s", g.request_id, call.function, details)
         return _error_response(unexpected_error(g.request_id), call.format)
-    return _respond(result_body(value, returns, call.format), call.format)
+    return _respond(body, call.format)
 
 
 @bp.app_errorhandler(RateLimitExceeded)
