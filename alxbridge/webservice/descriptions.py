@@ -181,49 +181,117 @@ def validate_parameters(description, params):
 
 
 def clean_returnvalue(description, value, report=lambda key, original, cleaned: None):
-    """``external_api::clean_returnvalue``; ``report`` hears about text that had to be cleaned."""
+    """``external_api::clean_returnvalue``; ``report(key, original, cleaned)`` hears about cleaned text.
+
+    The description is compiled once into nested cleaners (:func:`_cleaner`), because a page of a
+    thousand rows passes twelve thousand values through here.
+    """
+    return _cleaner(description)(value, report, None)
+
+
+_CLEANERS_BY_DESCRIPTION = {}
+
+
+def _cleaner(description):
+    entry = _CLEANERS_BY_DESCRIPTION.get(id(description))
+    if entry is None or entry[0] is not description:
+        entry = (description, _compile(description))
+        _CLEANERS_BY_DESCRIPTION[id(description)] = entry
+    return entry[1]
+
+
+def _compile(description):
     if isinstance(description, Value):
-        if isinstance(value, (dict, list)):
-            raise invalid_response("Scalar type expected, array or object received.")
-        if description.type == "bool" and (isinstance(value, bool) or value in (0, 1, "0", "1")):
-            return bool(int(value))
-        if description.type in LENIENT_TYPES and value is not None:
-            cleaned = CLEANERS[description.type](value)
-            if php_string(cleaned) != php_string(value):
-                report(None, value, cleaned)
-            return cleaned
-        debuginfo = (
-            f'Invalid external api response: the value is "{php_string(value)}" of PHP type '
-            f'"{_php_type(value)}", the server was expecting "{description.type}" type'
-        )
-        return validate_param(value, description.type, description.allow_null, debuginfo, invalid_response)
+        return _value_cleaner(description)
     if isinstance(description, Single):
+        return _single_cleaner(description)
+    return _multiple_cleaner(description)
+
+
+def _clean_value(description, value, report, key):
+    """The general rule for one scalar: coerce as Moodle does, or fail the response."""
+    if isinstance(value, (dict, list)):
+        raise invalid_response("Scalar type expected, array or object received.")
+    if description.type == "bool" and (isinstance(value, bool) or value in (0, 1, "0", "1")):
+        return bool(int(value))
+    if description.type in LENIENT_TYPES and value is not None:
+        cleaned = CLEANERS[description.type](value)
+        if php_string(cleaned) != php_string(value):
+            report(key, value, cleaned)
+        return cleaned
+    debuginfo = (
+        f'Invalid external api response: the value is "{php_string(value)}" of PHP type '
+        f'"{_php_type(value)}", the server was expecting "{description.type}" type'
+    )
+    return validate_param(value, description.type, description.allow_null, debuginfo, invalid_response)
+
+
+def _value_cleaner(description):
+    """The general rule, behind a shortcut for values that already have the right form."""
+    param_type = description.type
+    if param_type == "int":
+
+        def already_clean(value):
+            return type(value) is int
+    elif param_type == "float":
+
+        def already_clean(value):
+            return type(value) is float
+    elif param_type in ("text", "notags"):
+
+        def already_clean(value):
+            return type(value) is str and "<" not in value
+    elif param_type == "email":
+
+        def already_clean(value):
+            return type(value) is str and (value == "" or (EMAIL_PATTERN.fullmatch(value) and ">" not in value))
+    else:
+
+        def already_clean(value):
+            return False
+
+    def clean(value, report, key):
+        return value if already_clean(value) else _clean_value(description, value, report, key)
+
+    return clean
+
+
+def _single_cleaner(description):
+    keys = [(key, _compile(sub), sub.required, sub.default) for key, sub in description.keys.items()]
+
+    def clean(value, report, _key):
         if not isinstance(value, dict):
             raise invalid_response(f"Only arrays/objects accepted. The bad value is: '{php_string(value)}'")
         result = {}
-        for key, sub in description.keys.items():
+        for key, sub_clean, required, default in keys:
             if key not in value:
-                if sub.required == REQUIRED:
+                if required == REQUIRED:
                     raise invalid_response(
                         f"Error in response - Missing following required key in a single structure: {key}"
                     )
-                if sub.required == DEFAULT:
-                    result[key] = sub.default
+                if required == DEFAULT:
+                    result[key] = default
                 continue
             try:
-                result[key] = clean_returnvalue(sub, value[key], _keyed(report, key))
+                result[key] = sub_clean(value[key], report, key)
             except Exception as error:
                 if getattr(error, "errorcode", None) != "invalidresponse":
                     raise
                 raise _wrap(key, error) from None
         return result
-    if not isinstance(value, (list, tuple)):
-        raise invalid_response(f"Only arrays accepted. The bad value is: '{php_string(value)}'")
-    return [clean_returnvalue(description.content, item, report) for item in value]
+
+    return clean
 
 
-def _keyed(report, key):
-    return lambda inner, original, cleaned: report(inner or key, original, cleaned)
+def _multiple_cleaner(description):
+    content = _compile(description.content)
+
+    def clean(value, report, key):
+        if not isinstance(value, (list, tuple)):
+            raise invalid_response(f"Only arrays accepted. The bad value is: '{php_string(value)}'")
+        return [content(item, report, key) for item in value]
+
+    return clean
 
 
 def _php_type(value):

@@ -1,6 +1,6 @@
 """Moodle REST responses: the JSON or XML body and the headers, for results and for errors."""
 
-from .descriptions import Multiple, Single
+from .descriptions import Multiple, Single, Value
 from .phpvalues import html_escape, php_json_encode, php_string
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8" ?>\n'
@@ -23,21 +23,39 @@ def headers_for(response_format):
     return list(JSON_HEADERS if response_format == "json" else XML_HEADERS)
 
 
-def _xml_value(value, description):
-    if isinstance(description, Multiple):
-        items = "".join(_xml_value(item, description.content) for item in value or [])
-        return f"<MULTIPLE>\n{items}</MULTIPLE>\n"
-    if isinstance(description, Single):
-        value = value or {}
-        keys = "".join(
-            f'<KEY name="{key}">{_xml_value(value.get(key), sub)}</KEY>\n' for key, sub in description.keys.items()
-        )
-        return f"<SINGLE>\n{keys}</SINGLE>\n"
+def _xml_scalar(value):
     if value is None:
         return '<VALUE null="null"/>\n'
-    if isinstance(value, bool):
-        value = int(value)
-    return f"<VALUE>{html_escape(php_string(value))}</VALUE>\n"
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is int:
+        return f"<VALUE>{value}</VALUE>\n"
+    else:
+        text = php_string(int(value) if kind is bool else value)
+    return f"<VALUE>{html_escape(text)}</VALUE>\n"
+
+
+def _xml_value(value, description):
+    if isinstance(description, Multiple):
+        content = description.content
+        if isinstance(content, Single):  # the common case: a list of records, keys rendered in one pass
+            return f"<MULTIPLE>\n{''.join(_xml_single(item, content) for item in value or [])}</MULTIPLE>\n"
+        return f"<MULTIPLE>\n{''.join(_xml_value(item, content) for item in value or [])}</MULTIPLE>\n"
+    if isinstance(description, Single):
+        return _xml_single(value, description)
+    return _xml_scalar(value)
+
+
+def _xml_single(value, description):
+    value = value or {}
+    parts = ["<SINGLE>\n"]
+    for key, sub in description.keys.items():
+        item = value.get(key)
+        inner = _xml_scalar(item) if isinstance(sub, Value) else _xml_value(item, sub)
+        parts.append(f'<KEY name="{key}">{inner}</KEY>\n')
+    parts.append("</SINGLE>\n")
+    return "".join(parts)
 
 
 def result_body(value, description, response_format):
