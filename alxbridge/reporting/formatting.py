@@ -4,16 +4,23 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # PHP's date('Y-m-d H:i:s')
+CENT = Decimal("0.01")
 
 
 def plugin_date(timestamp, timezone):
-    """``date('Y-m-d H:i:s', ts)`` in the site timezone, ``''`` for 0 (never started/completed)."""
-    return datetime.fromtimestamp(timestamp, timezone).strftime(DATE_FORMAT) if timestamp and timestamp > 0 else ""
+    """``date('Y-m-d H:i:s', ts)`` in the site timezone, ``''`` for 0 (never started/completed).
+
+    The first 19 characters of ``isoformat(" ")`` are ``DATE_FORMAT`` for every year a positive
+    timestamp reaches (1970-9999), at less than half the cost of ``strftime`` (a page formats 2 000).
+    """
+    return datetime.fromtimestamp(timestamp, timezone).isoformat(" ")[:19] if timestamp and timestamp > 0 else ""
 
 
 def percentage_value(value):
     """DECIMAL(5,2) → float with two decimals at most; JSON shows ``100``, ``66.67``, ``0``."""
-    return float(Decimal(str(value or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    if isinstance(value, Decimal):  # MySQL's DECIMAL: no round trip through text
+        return float(value.quantize(CENT, rounding=ROUND_HALF_UP))
+    return float(Decimal(str(value or 0)).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
 def api_item(row, enabled_fields, timezone):
@@ -32,4 +39,6 @@ def api_item(row, enabled_fields, timezone):
         "percentage": percentage_value(row["percentage"]),
         "status": row["status"],
     }
+    if len(enabled_fields) == len(values):  # every field is enabled (the usual case): no second dict
+        return values
     return {name: values[name] for name in enabled_fields}

@@ -33,7 +33,7 @@ def session_page(connection, tables, companyid, session, offset, limit):
         query = query.where(r.c.id > after).order_by(r.c.id).limit(limit)
     else:
         query = query.order_by(r.c.id).limit(limit).offset(offset)
-    return [dict(row) for row in connection.execute(query).mappings()]
+    return _dicts(connection.execute(query))
 
 
 def live_page(connection, tables, companyid, course_ids, offset, limit, now):
@@ -41,4 +41,10 @@ def live_page(connection, tables, companyid, course_ids, offset, limit, now):
     if not course_ids:
         return []
     query = progress_query(tables, companyid, frozenset(course_ids), now).order_by("userid", "courseid")
-    return [dict(row) for row in connection.execute(query.limit(limit).offset(offset)).mappings()]
+    return _dicts(connection.execute(query.limit(limit).offset(offset)))
+
+
+def _dicts(result):
+    """The rows as plain dicts (they go into the cache): ``dict(zip())`` costs half of ``dict(row_mapping)``."""
+    keys = tuple(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]

@@ -8,6 +8,7 @@ served page updates the token's ``local_alx_api_sync_status`` row (except in the
 """
 
 import time
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -19,7 +20,7 @@ from ..sync.scope import exposed_course_ids
 from ..sync.state import read_company_state
 from ..sync.status import record_sync_status
 from ..webservice.exceptions import MoodleError
-from ..webservice.functions import ExternalFunction
+from ..webservice.functions import ExternalFunction, Rendered
 from .audit import log_call
 from .company import caller_company
 from .contract import (
@@ -67,46 +68,79 @@ def _snapshot(context, company, company_settings, state, fields, courses):
     )  # fmt: skip
 
 
-def _cached(cache, key, ttl, compute):
-    """``(value, hit)`` through the versioned cache; a TTL of 0 minutes disables caching."""
+@dataclass(frozen=True)
+class Page:
+    """One served page: how many rows, the last reporting id, and the body the client receives."""
+
+    count: int
+    last_id: int | None
+    body: str
+
+
+def _cached_page(cache, key, ttl, compute):
+    """``(page, hit)`` through the versioned cache; a TTL of 0 minutes disables caching.
+
+    The finished body is cached (per response format), so a hit skips the query, the formatting,
+    the return-value cleaning and the serialisation.
+    """
     if cache is None or ttl <= 0:
         return compute(), False
-    value = cache.get(key)
-    if value is not None:
-        return value, True
-    value = compute()
-    cache.set(key, value, timeout=ttl)
-    return value, False
+    page = cache.get(key)
+    if page is not None:
+        return page, True
+    page = compute()
+    cache.set(key, page, timeout=ttl)
+    return page, False
 
 
-def _read_page(context, company, limit, offset, timezone, details):
+def _page_key(context, company, session, limit, offset, timezone):
+    """Everything the body depends on, so entries never need invalidation (design §2)."""
+    parts = (
+        "alx-progress", company.id, session.mode, session.low_version, session.high_version, session.max_id,
+        session.settings_digest, limit, offset, session.bookmarks.get(offset), context.response_format, timezone,
+    )  # fmt: skip
+    return ":".join(map(str, parts))
+
+
+def _read_page(context, company, company_settings, limit, offset, timezone, details):
+    """The page as a :class:`Page`; the live path (before any sync) as items to render."""
     connection, tables = context.connection, context.tables
-    company_settings = read_company_settings(connection, tables, company.id)
     fields = tuple(name for name in FIELD_NAMES if company_settings.fields[name])
     courses = tuple(sorted(exposed_course_ids(connection, tables, company.id)))
     state = read_company_state(connection, tables, company.id)
     if state.committed_version == 0:  # never synced: serve live, statelessly
         rows = live_page(connection, tables, company.id, courses, offset, limit, context.now)
         details.update(mode="live", cache_hit=False)
-        return [api_item(row, fields, timezone) for row in rows], company_settings
+        items = [api_item(row, fields, timezone) for row in rows]
+        return Page(len(items), None, context.render(items))
 
     snapshot = _snapshot(context, company, company_settings, state, fields, courses)
     session = session_for(connection, tables, snapshot, limit, offset, context.now)
-    key = ":".join(
-        map(str, ("alx-progress", company.id, session.mode, session.low_version, session.high_version,
-                  session.max_id, snapshot.settings_digest, limit, offset, session.bookmarks.get(offset)))
-    )  # fmt: skip
 
     def compute():
-        return session_page(connection, tables, company.id, session, offset, limit)
+        rows = session_page(connection, tables, company.id, session, offset, limit)
+        body = context.render([api_item(row, session.fields, timezone) for row in rows])
+        return Page(len(rows), rows[-1]["id"] if rows else None, body)
 
-    rows, hit = _cached(context.cache, key, company_settings.cache_ttl_minutes * 60, compute)
-    completed = record_page(connection, tables, session, offset, rows, context.now)
+    key = _page_key(context, company, session, limit, offset, timezone)
+    page, hit = _cached_page(context.cache, key, company_settings.cache_ttl_minutes * 60, compute)
+    completed = record_page(connection, tables, session, offset, page.count, page.last_id, context.now)
     details.update(
         mode=session.mode, cache_hit=hit, session_id=session.id, replayed=session.replayed,
         window=[session.low_version, session.high_version], session_completed=completed,
     )  # fmt: skip
-    return [api_item(row, session.fields, timezone) for row in rows], company_settings
+    return page
+
+
+def _record_failure(connection, tables, company, company_settings, token, message, now):
+    """The plugin's ``update_sync_status(0, 'failed', …)``: the token's next session starts full."""
+    if company is None or company_settings is None or company_settings.sync_mode == SYNC_MODE_DISABLED:
+        return
+    try:
+        record_sync_status(connection, tables, company.id, token_hash(token), 0, "failed", message, now)
+        connection.commit()
+    except Exception:  # noqa: BLE001 - the database that just failed may still be failing
+        connection.rollback()
 
 
 def get_course_progress(context, params):
@@ -114,7 +148,7 @@ def get_course_progress(context, params):
     connection, tables, user = context.connection, context.tables, context.caller.user
     started = time.perf_counter()
     details = {"limit": limit, "offset": offset, "request_method": context.method}
-    company = None
+    company = company_settings = None
     record_count, error_message, logged = 0, None, True
     try:
         company = caller_company(connection, tables, user["id"])  # for the log row, also of early errors
@@ -126,12 +160,12 @@ def get_course_progress(context, params):
         if offset < 0:
             raise invalid_offset(offset)
         timezone = site_timezone(connection, tables, context.settings.get("ALX_TIMEZONE"))
-        company_limit = read_company_settings(connection, tables, company.id).rate_limit if company else None
+        company_settings = read_company_settings(connection, tables, company.id) if company else None
         logged = False  # a quota rejection logs itself (once a day), never here
         enforce_daily_quota(
             connection, tables, user_id=user["id"], company_shortname=company.shortname if company else "",
-            daily_limit=company_limit or settings.rate_limit, now=context.now, timezone=timezone,
-            ip_address=context.client_ip, user_agent=context.user_agent,
+            daily_limit=(company_settings and company_settings.rate_limit) or settings.rate_limit, now=context.now,
+            timezone=timezone, ip_address=context.client_ip, user_agent=context.user_agent,
             on_first_rejection=lambda count, daily: _alert_first_rejection(context, company, count, daily),
         )  # fmt: skip
         logged = True
@@ -139,17 +173,21 @@ def get_course_progress(context, params):
             raise get_method_disabled()
         if company is None:
             raise no_company()
-        items, company_settings = _read_page(context, company, limit, offset, timezone, details)
-        record_count = len(items)
+        page = _read_page(context, company, company_settings, limit, offset, timezone, details)
+        record_count = page.count
         if company_settings.sync_mode != SYNC_MODE_DISABLED:
             record_sync_status(
                 connection, tables, company.id, token_hash(context.token), record_count, "success", None, context.now
             )
         connection.commit()
-        return items
+        return Rendered(page.body)
     except Exception as error:
-        error_message = error.message if isinstance(error, MoodleError) else "Error reading from database"
-        connection.rollback()  # nothing of a failed call is kept but its log row
+        connection.rollback()  # nothing of a failed call is kept but its log row (and a failed status)
+        if isinstance(error, MoodleError):
+            error_message = error.message
+        else:
+            error_message = "Error reading from database"
+            _record_failure(connection, tables, company, company_settings, context.token, str(error)[:500], context.now)
         raise
     finally:
         if logged:

@@ -3,9 +3,12 @@
 ``offset=0`` opens a session keyed by ``sha256(wstoken)`` that fixes the mode (full or incremental),
 the version window ``(low, high]`` and the settings; later offsets page that same set in ``id``
 order, continuing from bookmarks so that rows changing in between never shift a page. Only a short
-page completes a session, and only a completed session is the token's acknowledgement that the next
-incremental session starts from. A repeated ``offset=0`` with the same limit within a few minutes
-replays the latest session (Power BI evaluates queries more than once).
+page completes a session — and only when the pages reached it from ``offset=0`` one after the other,
+so a page at an offset the session never reached (a skipped page, or a session opened at ``offset > 0``
+after the client's own went idle) never acknowledges rows it did not serve. Only a completed session
+is the token's acknowledgement that the next incremental session starts from. A repeated
+``offset=0`` with the same limit and settings within a few minutes of the latest session's opening
+(or, once completed, of its last page) replays that session (Power BI evaluates queries more than once).
 """
 
 import hashlib
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-REUSE_SECONDS = 300  # a repeated offset=0 within this replays the latest session
+REUSE_SECONDS = 300  # a repeated offset=0 within this (of its opening, or of its completion) replays the latest session
 IDLE_SECONDS = 1800  # an open session unused this long is abandoned (its window is never acknowledged)
 FULL, INCREMENTAL = "full", "incremental"
 SYNC_MODE_AUTO, SYNC_MODE_INCREMENTAL, SYNC_MODE_FULL, SYNC_MODE_DISABLED = 0, 1, 2, 3
@@ -38,6 +41,11 @@ class Session:
     rows_served: int = 0
     status: str = "open"
     replayed: bool = False
+
+    @property
+    def settings_digest(self):
+        """The digest of the settings this session serves (equal to its snapshot's at opening)."""
+        return hashlib.sha256(json.dumps([list(self.fields), list(self.courses)]).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -133,12 +141,23 @@ def _open(connection, tables, snapshot, limit, now):
     return Session(session_id, mode, low, high, max_id, limit, settings["fields"], settings["courses"], {0: 0})
 
 
+def _replayable(row, snapshot, limit, now):
+    """Whether ``offset=0`` repeats ``row``: same limit and settings, and recent.
+
+    Recent counts from the opening of an open session, but from the last page of a completed one, so
+    a load that took longer than the window is still replayed by the evaluation that follows it.
+    Settings changed since the session opened are a new request (B34): never a replay of old fields.
+    """
+    since = row.timeclosed if row.status == "completed" else row.timeopened
+    return row.page_limit == limit and row.settings_digest == snapshot.settings_digest and since >= now - REUSE_SECONDS
+
+
 def session_for(connection, tables, snapshot, limit, offset, now):
     """The session this page belongs to: replayed, continued, or newly opened."""
     sessions = tables.local_alxbridge_read_session
     if offset == 0:
         latest = _latest(connection, tables, snapshot)
-        if latest is not None and latest.page_limit == limit and latest.timeopened >= now - REUSE_SECONDS:
+        if latest is not None and _replayable(latest, snapshot, limit, now):
             return _from_row(latest, replayed=True)
         return _open(connection, tables, snapshot, limit, now)
     # Continue the latest session, also a completed one being replayed by a second evaluation.
@@ -150,12 +169,19 @@ def session_for(connection, tables, snapshot, limit, offset, now):
     return _open(connection, tables, snapshot, limit, now)
 
 
-def record_page(connection, tables, session, offset, rows, now):
-    """Remember where the next page starts; a short page completes the session (its acknowledgement)."""
-    if rows:
-        session.bookmarks[offset + len(rows)] = rows[-1]["id"]
-    session.rows_served += len(rows)
-    completes = len(rows) < session.page_limit
+def record_page(connection, tables, session, offset, count, last_id, now):
+    """Remember where the next page starts (``count`` rows, the last with ``last_id``); a short page
+    completes the session (its acknowledgement).
+
+    Only pages that continue the session's own chain of pages from ``offset=0`` (their offset has a
+    bookmark) record where the next page starts or complete the session: a page read at an offset
+    the session never reached was served by ``OFFSET`` and says nothing about the rows before it.
+    """
+    reached = offset in session.bookmarks
+    if count and reached:
+        session.bookmarks[offset + count] = last_id
+    session.rows_served += count
+    completes = reached and count < session.page_limit
     values = {
         "bookmarks": json.dumps({str(k): v for k, v in sorted(session.bookmarks.items())}),
         "rows_served": session.rows_served,

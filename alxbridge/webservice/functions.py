@@ -24,6 +24,16 @@ class CallContext:
     site_url: str
     settings: Mapping
     cache: object = None  # get/set/timeout like Flask-Caching's Cache; None disables caching
+    # Set by the server for the function it runs: value → response body (cleaned, in the call's format).
+    render: Callable[[object], str] | None = None
+    response_format: str = "json"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A body the function rendered itself with :attr:`CallContext.render` (e.g. kept in its cache)."""
+
+    body: str
 
 
 @dataclass(frozen=True)

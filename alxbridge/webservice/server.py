@@ -1,5 +1,5 @@
-"""One REST call from token to cleaned result, in Moodle's order: authenticate, find the function,
-check the service grants it, validate parameters, run, clean the return value. Free of Flask."""
+"""One REST call from token to response body, in Moodle's order: authenticate, find the function,
+check the service grants it, validate parameters, run, clean the return value, serialise. Free of Flask."""
 
 import logging
 from dataclasses import replace
@@ -8,7 +8,9 @@ from .access import require_declared_function, require_function_access
 from .auth import authenticate, site_switches
 from .descriptions import clean_returnvalue, validate_parameters
 from .exceptions import unknown_function
+from .functions import Rendered
 from .registry import FUNCTIONS
+from .rendering import result_body
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,7 @@ class AuthenticationFailed(Exception):
 
 
 def execute(connection, tables, call, context):
-    """Run ``call``; ``context`` is a :class:`CallContext` without a caller yet. Returns (value, returns)."""
+    """Run ``call``; ``context`` is a :class:`CallContext` without a caller yet. Returns the body."""
     config = site_switches(connection, tables)
     try:
         caller = authenticate(connection, tables, call.token, context.client_ip, context.now, config)
@@ -36,7 +38,6 @@ def execute(connection, tables, call, context):
     if function is None:  # declared in Moodle but not implemented here, and no upstream to pass it to
         raise unknown_function(call.function)
     params = validate_parameters(function.parameters, call.params)
-    value = function.run(replace(context, caller=caller), params)
 
     def report(key, original, cleaned):
         log.warning(
@@ -44,4 +45,8 @@ def execute(connection, tables, call, context):
             function.name, key, caller.user["id"], original, cleaned,
         )  # fmt: skip
 
-    return clean_returnvalue(function.returns, value, report), function.returns
+    def render(value):
+        return result_body(clean_returnvalue(function.returns, value, report), function.returns, call.format)
+
+    result = function.run(replace(context, caller=caller, render=render, response_format=call.format), params)
+    return result.body if isinstance(result, Rendered) else render(result)

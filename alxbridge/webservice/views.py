@@ -23,7 +23,7 @@ from .exceptions import (
 from .functions import CallContext
 from .passthrough import SERVER_PATH, forward
 from .registry import FUNCTIONS
-from .rendering import error_body, headers_for, result_body
+from .rendering import error_body, headers_for
 from .server import AuthenticationFailed, execute
 from .throttle import shielded
 
@@ -92,9 +92,9 @@ def server():
     database = get_database()
     try:
         with database.connect() as connection:
-            value, returns = execute(connection, database.tables, call, _context(database, connection))
+            # Rendering happens inside: a value PHP cannot encode becomes an envelope too.
+            body = execute(connection, database.tables, call, _context(database, connection))
             connection.commit()
-        body = result_body(value, returns, call.format)  # inside the try: a value PHP cannot encode is an envelope too
     except AuthenticationFailed as failure:
         g.ws_auth_failed = True
         return _error_response(failure.error, call.format)

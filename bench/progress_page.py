@@ -1,0 +1,500 @@
+"""Page benchmark (issue 4): a 1000-row page of ``get_course_progress`` through the full WSGI stack.
+
+    python bench/progress_page.py [--server mysql+mysqldb://root@127.0.0.1:3306/] [--pages 60]
+                                  [--breakdown 20] [--profile 3] [--database NAME]
+
+Builds, in a new MariaDB database that is dropped afterwards, a site with 1M reporting rows over
+200 companies (5 000 rows each, 2 % of them tombstones, companies interleaved in ``id`` order as
+incremental syncs leave them) — written straight into ``local_alx_api_reporting`` with one
+``INSERT … SELECT`` — plus exactly what authentication needs: one token per company (its manager,
+the plugin's service), the site and plugin settings of the demo site, and each company's
+``committed_version`` in ``local_alxbridge_company``.
+
+Then, through the Flask app's WSGI callable (Flask test client: the whole request path, including
+the rate limiter, authentication, quota, read sessions, audit log and rendering; no socket), for
+``--pages`` distinct 1000-row pages (four full pages of each of ``pages / 4`` companies):
+
+1. **uncached** (``ALX_CACHE_URL=null``), a second read of each page (the first, untimed, warms the
+   buffer pool and opens the read session); baseline: the very SELECT the bridge ran for that
+   page (captured from the engine), run again through the driver (``cursor.execute`` +
+   ``fetchall``) and ``json.dumps``-ed;
+2. **cached** (``ALX_CACHE_URL=simple``), the second read of each page (the first, untimed, fills
+   the cache); baseline: a trivial endpoint on the same app returning the same bytes.
+
+Uncached and baseline requests alternate page by page, so load from other processes on the
+machine hits both alike. p50 and p95 are printed with the ratios; targets: uncached ≤ 2.0× the
+SELECT + json.dumps, cached ≤ 1.5× the trivial endpoint. ``--breakdown N`` then times the phases
+of N more requests of each kind (wrapping the bridge's functions, no profiler overhead);
+``--profile N`` profiles N more with cProfile. ``--database NAME`` builds into (or reuses) that
+database and keeps it, for repeated runs.
+"""
+
+import argparse
+import cProfile
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import pstats
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Response, request
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from alxbridge import create_app
+from alxbridge.database import Database
+from alxbridge.demo import catalog
+from alxbridge.demo.store import recreate_tables
+from alxbridge.webservice.registry import FUNCTIONS
+from alxbridge.webservice.rendering import headers_for
+
+COMPANIES = 200
+ROWS = 1_000_000
+COURSES_PER_COMPANY = 10
+USERS_PER_COMPANY = ROWS // (COMPANIES * COURSES_PER_COMPANY)  # 500 people x 10 courses = 5 000 rows
+PAGE = 1000
+FULL_PAGES_PER_COMPANY = 4  # 5 000 rows less 2 % tombstones: pages 0-3 are always full
+VERSION = 1_750_000_000  # the committed version of every company (and last_updated of every row)
+NOW = VERSION
+FIRST_MANAGER_ID = 3  # user 2 is the site admin
+FIRST_LEARNER_ID = 10_000
+FIRST_COURSE_ID = 2  # course 1 is the site
+SERVER = "mysql+mysqldb://root@127.0.0.1:3306/"
+RELAXED_LIMITS = {
+    "ALX_RATELIMIT_PER_IP": "10000000/minute",
+    "ALX_RATELIMIT_PER_TOKEN": "10000000/minute",
+    "ALX_RATELIMIT_FAILED_AUTH": "10000000/minute",
+}
+TRIVIAL_PATH = "/bench/trivial"
+
+
+def complete(table, row):
+    """``row`` plus an empty value for every NOT NULL column without a default it leaves out."""
+    filled = dict(row)
+    for column in table.columns:
+        required = not column.nullable and column.server_default is None and not column.primary_key
+        if required and column.name not in filled:
+            filled[column.name] = 0 if isinstance(column.type, sa.Integer) else ""
+    return filled
+
+
+def token_of(companyid):
+    return hashlib.sha256(f"bench-token-{companyid}".encode()).hexdigest()[:32]
+
+
+def manager_of(companyid):
+    return FIRST_MANAGER_ID + companyid - 1
+
+
+def site_rows():
+    """``{table name: rows}``: settings, one manager and token per company, courses; no reporting rows."""
+    companies = range(1, COMPANIES + 1)
+    courses = range(FIRST_COURSE_ID, FIRST_COURSE_ID + COMPANIES * COURSES_PER_COMPANY)
+    plugin_config = dict(catalog.PLUGIN_CONFIG, rate_limit="1000000")  # counted (0 would skip it), never reached
+    people = [(2, "admin", "Admin", "User")]
+    people += [(manager_of(c), f"manager.dc{c}", "Manager", f"DC{c}") for c in companies]
+    return {
+        "config": [{"name": name, "value": value} for name, value in catalog.SITE_CONFIG],
+        "config_plugins": [{"plugin": catalog.PLUGIN, "name": n, "value": v} for n, v in plugin_config.items()],
+        "context": [{"id": 1, "contextlevel": 10, "instanceid": 0, "path": "/1", "depth": 1}],
+        "role_capabilities": [
+            {"contextid": 1, "roleid": catalog.USER_ROLE, "capability": "webservice/rest:use", "permission": 1,
+             "timemodified": NOW, "modifierid": 2},
+        ],
+        "user": [
+            {"id": uid, "username": username, "firstname": first, "lastname": last, "auth": "manual", "confirmed": 1,
+             "mnethostid": 1, "email": f"{username}@example.org", "timecreated": NOW}
+            for uid, username, first, last in people
+        ],
+        "company": [
+            {"id": c, "name": f"Bench Company {c}", "shortname": f"DC{c}", "code": f"DC{c}", "city": "Pune",
+             "country": "IN"}
+            for c in companies
+        ],
+        "company_users": [
+            {"companyid": c, "userid": manager_of(c), "managertype": 1, "departmentid": c} for c in companies
+        ],
+        "course": [{"id": 1, "category": 0, "fullname": "Bench", "shortname": "Bench", "format": "site", "visible": 1}]
+        + [
+            {"id": i, "category": 1, "fullname": f"Course {i}", "shortname": f"C{i}", "format": "topics",
+             "visible": 1, "enablecompletion": 1}
+            for i in courses
+        ],
+        "company_course": [
+            {"companyid": (i - FIRST_COURSE_ID) // COURSES_PER_COMPANY + 1, "courseid": i, "departmentid": 0}
+            for i in courses
+        ],
+        "external_functions": [
+            {"name": name, "classname": classname, "methodname": method, "component": component, "capabilities": ""}
+            for name, classname, method, component in catalog.EXTERNAL_FUNCTIONS
+        ],
+        "external_services": [
+            {"id": 1, "name": "ALX Report API Custom Service", "enabled": 1, "restrictedusers": 0,
+             "shortname": catalog.ALX_SERVICE, "timecreated": NOW},
+        ],
+        "external_services_functions": [
+            {"externalserviceid": 1, "functionname": name} for name, *_ in catalog.EXTERNAL_FUNCTIONS
+        ],
+        "external_tokens": [
+            {"token": token_of(c), "privatetoken": "", "tokentype": 0, "userid": manager_of(c),
+             "externalserviceid": 1, "contextid": 1, "creatorid": 2, "validuntil": 0, "timecreated": NOW}
+            for c in companies
+        ],
+        "local_alxbridge_company": [
+            {"companyid": c, "committed_version": VERSION, "source_watermark": VERSION, "last_full": VERSION,
+             "members_digest": "", "timemodified": NOW}
+            for c in companies
+        ],
+    }  # fmt: skip
+
+
+def build_site(database):
+    """Every table of the schema, the rows authentication needs, and 1M reporting rows."""
+    t = database.tables
+    started = time.perf_counter()
+    with database.begin() as connection:
+        recreate_tables(connection, database.schema.metadata, drop_first=False)
+    with database.begin() as connection:
+        for name, rows in site_rows().items():
+            table = getattr(t, name)
+            connection.execute(table.insert(), [complete(table, row) for row in rows])
+    # n = 0 … 999 999: company n % 200 (so a company's rows are spread over the whole id range),
+    # then person and course. Names carry non-ASCII text; some people never started, 1/5 completed.
+    r = t.local_alx_api_reporting.name
+    company = f"(seq % {COMPANIES} + 1)"
+    slot = f"(seq DIV {COMPANIES})"
+    userid = f"({FIRST_LEARNER_ID} + ({company} - 1) * {USERS_PER_COMPANY} + {slot} DIV {COURSES_PER_COMPANY})"
+    courseid = f"({FIRST_COURSE_ID} + ({company} - 1) * {COURSES_PER_COMPANY} + {slot} % {COURSES_PER_COMPANY})"
+    percentage = "(CASE WHEN seq % 5 = 0 THEN 100 WHEN seq % 7 = 0 THEN 0 ELSE (seq * 37) % 10000 / 100 END)"
+    insert_select = f"""
+        INSERT INTO {r} (userid, companyid, courseid, firstname, lastname, email, coursename, timecompleted,
+                         timestarted, percentage, status, last_updated, is_deleted, created_at, updated_at)
+        SELECT {userid}, {company}, {courseid},
+               CONCAT(ELT(seq % 4 + 1, 'Zoë', 'Ølaf', 'Anaïs', 'José'), ' ', {userid}),
+               CONCAT(ELT(seq % 3 + 1, 'Ångström', 'Müller', 'O''Brien'), '-', {company}),
+               CONCAT('learner', {userid}, '@dc', {company}, '.example.com'),
+               CONCAT(ELT(seq % 3 + 1, 'Workplace Safety Essentials', 'Sécurité au travail', 'データ保護入門'),
+                      ' ', {courseid}),
+               CASE WHEN seq % 5 = 0 THEN {NOW} - (seq * 7919) % 30000000 ELSE 0 END,
+               CASE WHEN seq % 7 = 0 AND seq % 5 <> 0 THEN 0 ELSE {NOW} - 30000000 - (seq * 104729) % 30000000 END,
+               {percentage},
+               CASE WHEN seq % 5 = 0 THEN 'completed' WHEN seq % 7 = 0 THEN 'not_started' ELSE 'in_progress' END,
+               {VERSION}, seq % 50 = 49, {NOW}, {NOW}
+        FROM seq_0_to_{ROWS - 1}
+    """
+    with database.begin() as connection:
+        connection.execute(sa.text(insert_select))
+        connection.execute(sa.text(f"ANALYZE TABLE {r}"))
+        count = connection.execute(sa.text(f"SELECT COUNT(*), SUM(is_deleted) FROM {r}")).one()
+    print(f"site: {count[0]:,} reporting rows ({count[1]:,} tombstones) in {COMPANIES} companies, "
+          f"built in {time.perf_counter() - started:.0f} s")  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+class Bench:
+    """Two apps on the site (cache off, simple cache), request helpers, and the SELECT capture."""
+
+    def __init__(self, url):
+        self.url = url
+        self.uncached = self._app("null")
+        self.cached = self._app("simple")
+        self.trivial_body = b""
+
+        @self.cached.route(TRIVIAL_PATH, methods=["POST"])
+        def trivial():
+            request.form  # noqa: B018 - parse the same form the bridge parses
+            return Response(self.trivial_body, status=200, headers=headers_for("json"))
+
+        self.clients = {"uncached": self.uncached.test_client(), "cached": self.cached.test_client()}
+        self.database = self.uncached.extensions["alx_database"]
+        self.captured = []
+        sa.event.listen(self.database.engine, "before_cursor_execute", self._capture)
+        self.raw = self.database.engine.raw_connection()
+
+    def _app(self, cache_url):
+        return create_app({
+            "ALX_DATABASE_URL": self.url, "ALX_SECRET_KEY": "bench", "ALX_SCHEDULER": "off",
+            "ALX_CACHE_URL": cache_url, **RELAXED_LIMITS,
+        })  # fmt: skip
+
+    def _capture(self, connection, cursor, statement, parameters, context, executemany):
+        if "local_alx_api_reporting" in statement and "LIMIT" in statement and "ORDER BY" in statement:
+            self.captured.append((statement, parameters))
+
+    @staticmethod
+    def form(companyid, offset):
+        return {
+            "wstoken": token_of(companyid), "wsfunction": catalog.PROGRESS_FUNCTION, "moodlewsrestformat": "json",
+            "limit": str(PAGE), "offset": str(offset),
+        }  # fmt: skip
+
+    def page(self, which, companyid, offset):
+        """``(seconds, body)`` of one call through the app's WSGI callable."""
+        client = self.clients[which]
+        started = time.perf_counter()
+        body = client.post("/webservice/rest/server.php", data=self.form(companyid, offset)).get_data()
+        return time.perf_counter() - started, body
+
+    def trivial(self, companyid, offset, body):
+        self.trivial_body = body
+        started = time.perf_counter()
+        served = self.clients["cached"].post(TRIVIAL_PATH, data=self.form(companyid, offset)).get_data()
+        seconds = time.perf_counter() - started
+        assert served == body
+        return seconds
+
+    def select_and_dump(self, statement, parameters):
+        """The bridge's SELECT once more, straight through the driver, and ``json.dumps``."""
+        started = time.perf_counter()
+        cursor = self.raw.cursor()
+        cursor.execute(statement, parameters)
+        names = [d[0] for d in cursor.description]
+        text = json.dumps([dict(zip(names, row, strict=True)) for row in cursor.fetchall()], default=float)
+        seconds = time.perf_counter() - started
+        cursor.close()
+        self.raw.rollback()
+        return seconds, text
+
+    def last_cache_hit(self, companyid):
+        logs = self.database.tables.local_alx_api_logs
+        with self.database.connect() as connection:
+            data = connection.execute(
+                sa.select(logs.c.additional_data)
+                .where(logs.c.userid == manager_of(companyid))
+                .order_by(logs.c.id.desc())
+                .limit(1)
+            ).scalar_one()
+        return json.loads(data)["cache_hit"]
+
+    def close(self):
+        self.raw.close()
+        for app in (self.uncached, self.cached):
+            app.extensions["alx_database"].engine.dispose()
+
+
+def check_page(body):
+    items = json.loads(body)
+    assert isinstance(items, list) and len(items) == PAGE, body[:300]
+    return items
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def summary(name, values):
+    return {"name": name, "n": len(values), "p50": statistics.median(values), "p95": percentile(values, 0.95)}
+
+
+def measure(bench, pages):
+    companies = list(range(1, COMPANIES + 1, COMPANIES // max(1, pages // FULL_PAGES_PER_COMPANY)))
+    targets = [(c, o * PAGE) for c in companies for o in range(FULL_PAGES_PER_COMPANY)][:pages]
+    times = {"uncached": [], "select": [], "cached": [], "trivial": []}
+    sizes = []
+
+    # 1. uncached, alternating with the same SELECT through the driver
+    for companyid, offset in targets:
+        check_page(bench.page("uncached", companyid, offset)[1])  # warms the pool, opens/continues the session
+    for companyid, offset in targets:
+        bench.captured.clear()
+        seconds, body = bench.page("uncached", companyid, offset)
+        items = check_page(body)
+        assert len(bench.captured) == 1, f"expected one page SELECT, saw {len(bench.captured)}"
+        assert not bench.last_cache_hit(companyid)
+        select_seconds, dumped = bench.select_and_dump(*bench.captured[0])
+        assert len(json.loads(dumped)) == len(items)
+        times["uncached"].append(seconds)
+        times["select"].append(select_seconds)
+        sizes.append(len(body))
+
+    # 2. cached: first read fills the cache (untimed), the second is timed; then the trivial endpoint
+    for companyid, offset in targets:
+        _, first = bench.page("cached", companyid, offset)
+        check_page(first)
+        seconds, body = bench.page("cached", companyid, offset)
+        assert body == first, "a cached page differs from the page it cached"
+        assert bench.last_cache_hit(companyid), "the second read was not a cache hit"
+        times["cached"].append(seconds)
+        times["trivial"].append(bench.trivial(companyid, offset, body))
+    return targets, times, sizes
+
+
+def report(times, sizes):
+    rows = {name: summary(name, values) for name, values in times.items()}
+    size = statistics.median(sizes) / 1024
+    print(f"\n{len(times['uncached'])} distinct pages of {PAGE} rows, response {size:.0f} KiB (median)")
+    print(f"{'measurement':<44} {'n':>4} {'p50 ms':>9} {'p95 ms':>9}")
+    labels = {
+        "uncached": "bridge, uncached (ALX_CACHE_URL=null)",
+        "select": "  baseline: same SELECT via driver + json.dumps",
+        "cached": "bridge, cached (simple cache hit)",
+        "trivial": "  baseline: trivial endpoint, same bytes",
+    }
+    for name in ("uncached", "select", "cached", "trivial"):
+        row = rows[name]
+        print(f"{labels[name]:<44} {row['n']:>4} {row['p50'] * 1000:>9.2f} {row['p95'] * 1000:>9.2f}")
+    print()
+    results = {}
+    for name, base, target in (("uncached", "select", 2.0), ("cached", "trivial", 1.5)):
+        p50 = rows[name]["p50"] / rows[base]["p50"]
+        p95 = rows[name]["p95"] / rows[base]["p95"]
+        verdict = "ok" if max(p50, p95) <= target else "MISSED"
+        results[name] = (p50, p95)
+        print(f"{name:>8} / {base:<8} ratio  p50 {p50:6.2f}x   p95 {p95:6.2f}x   target <= {target}x   {verdict}")
+    return results
+
+
+def profile(bench, targets, count):
+    """cProfile of ``count`` more uncached and cached requests; prints the top of each."""
+    for which in ("uncached", "cached"):
+        profiler = cProfile.Profile()
+        for companyid, offset in targets[:count]:
+            profiler.enable()
+            bench.page(which, companyid, offset)
+            profiler.disable()
+        stream = io.StringIO()
+        stats = pstats.Stats(profiler, stream=stream).strip_dirs()
+        stats.sort_stats("cumulative").print_stats(35)
+        stats.sort_stats("tottime").print_stats(25)
+        print(f"\n===== profile: {which}, {count} requests =====")
+        print(stream.getvalue())
+
+
+class Phases:
+    """Wall time per phase of a request, by wrapping the bridge's functions in this process only."""
+
+    WRAPPED = (
+        ("alxbridge.reporting.service", "session_page", "page SELECT + row dicts (pages.session_page)"),
+        ("alxbridge.reporting.service", "api_item", "row -> item formatting (formatting.api_item)"),
+        ("alxbridge.webservice.server", "clean_returnvalue", "clean_returnvalue (descriptions)"),
+        ("alxbridge.webservice.views", "result_body", "JSON encoding (phpvalues.php_json_encode)"),
+    )
+
+    def __init__(self, engine):
+        import importlib
+
+        self.seconds, self.calls = {}, {}
+        self._restore = []
+        for module_name, attribute, label in self.WRAPPED:
+            module = importlib.import_module(module_name)
+            original = getattr(module, attribute)
+            setattr(module, attribute, self._timed(label, original))
+            self._restore.append((module, attribute, original))
+        function = FUNCTIONS[catalog.PROGRESS_FUNCTION]
+        label = "the function (service.get_course_progress, all of it)"
+        FUNCTIONS[function.name] = dataclasses.replace(function, run=self._timed(label, function.run))
+        self._restore.append((FUNCTIONS, function.name, function))
+        original_commit = sa.engine.Connection.commit
+        sa.engine.Connection.commit = self._timed("COMMITs", original_commit)
+        self._restore.append((sa.engine.Connection, "commit", original_commit))
+        self._engine = engine
+        sa.event.listen(engine, "before_cursor_execute", self._before)
+        sa.event.listen(engine, "after_cursor_execute", self._after)
+
+    def _timed(self, label, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(label, time.perf_counter() - started)
+
+        return wrapper
+
+    def add(self, label, seconds):
+        self.seconds[label] = self.seconds.get(label, 0.0) + seconds
+        self.calls[label] = self.calls.get(label, 0) + 1
+
+    def _before(self, connection, cursor, statement, parameters, context, executemany):
+        context._bench_started = time.perf_counter()
+
+    def _after(self, connection, cursor, statement, parameters, context, executemany):
+        self.add("SQL statements (execute + fetch into the driver)", time.perf_counter() - context._bench_started)
+
+    def close(self):
+        for owner, attribute, original in self._restore:
+            if owner is FUNCTIONS:
+                FUNCTIONS[attribute] = original
+            else:
+                setattr(owner, attribute, original)
+        sa.event.remove(self._engine, "before_cursor_execute", self._before)
+        sa.event.remove(self._engine, "after_cursor_execute", self._after)
+
+
+def breakdown(bench, targets, count):
+    """Mean milliseconds per request spent in each phase (uncached, then cached), without a profiler."""
+    for which in ("uncached", "cached"):
+        engine = (bench.uncached if which == "uncached" else bench.cached).extensions["alx_database"].engine
+        phases = Phases(engine)
+        total = 0.0
+        try:
+            for companyid, offset in targets[:count]:
+                seconds, body = bench.page(which, companyid, offset)
+                check_page(body)
+                total += seconds
+        finally:
+            phases.close()
+        n = min(count, len(targets))
+        print(f"\n===== where a {which} request spends its time (mean of {n}) =====")
+        print(f"{'whole request (WSGI)':<58} {total / n * 1000:8.2f} ms")
+        for label, seconds in sorted(phases.seconds.items(), key=lambda item: -item[1]):
+            print(f"{label:<58} {seconds / n * 1000:8.2f} ms   ({phases.calls[label] / n:.0f} calls)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default=SERVER, help="MariaDB server URL without a database")
+    parser.add_argument("--database", help="use (and keep) this database; built when it has no reporting rows")
+    parser.add_argument("--pages", type=int, default=60, help="distinct 1000-row pages per measurement")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="then profile N requests of each kind")
+    parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="then time the phases of N requests")
+    args = parser.parse_args()
+
+    server = sa.create_engine(make_url(args.server).update_query_dict({"charset": "utf8mb4"}))
+    name = args.database or f"alxbench_page_{uuid.uuid4().hex[:8]}"
+    with server.begin() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}` "
+                                   "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))  # fmt: skip
+    url = make_url(args.server).set(database=name).update_query_dict({"charset": "utf8mb4"})
+    url = url.render_as_string(hide_password=False)
+    bench = None
+    try:
+        database = Database(url)
+        reporting = database.tables.local_alx_api_reporting
+        with database.connect() as connection:
+            built = (
+                reporting.name in sa.inspect(connection).get_table_names()
+                and connection.execute(sa.select(reporting.c.id).limit(1)).first()
+            )
+        if not built:
+            build_site(database)
+        database.engine.dispose()
+        bench = Bench(url)
+        targets, times, sizes = measure(bench, args.pages)
+        report(times, sizes)
+        if args.breakdown:
+            breakdown(bench, targets, args.breakdown)
+        if args.profile:
+            profile(bench, targets, args.profile)
+    finally:
+        if bench is not None:
+            bench.close()
+        if not args.database:
+            with server.begin() as connection:
+                connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
+if __name__ == "__main__":
+    main()
