@@ -179,8 +179,7 @@ def get_course_progress(context, params):
             record_sync_status(
                 connection, tables, company.id, token_hash(context.token), record_count, "success", None, context.now
             )
-        connection.commit()
-        return Rendered(page.body)
+        return Rendered(page.body)  # the log row below commits the session and status writes with it
     except Exception as error:
         connection.rollback()  # nothing of a failed call is kept but its log row (and a failed status)
         if isinstance(error, MoodleError):
