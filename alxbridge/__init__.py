@@ -45,8 +45,10 @@ def create_app(config=None):
     limiter.init_app(app)
 
     from .cli import alx
-    from .webservice import bp as webservice
+    from .scheduler import init_scheduler
+    from .webservice.views import bp as webservice
 
     app.register_blueprint(webservice)
     app.cli.add_command(alx)
+    init_scheduler(app)
     return app

@@ -5,8 +5,11 @@ non-zero exit code, so a cron wrapper can trust the exit status and nobody reads
 """
 
 import functools
+import sys
 
 import click
+import sqlalchemy as sa
+from flask import current_app
 from flask.cli import with_appcontext
 
 from .errors import BridgeError
@@ -52,3 +55,212 @@ def repair_tables_command(check):
     )
     if left:
         raise SystemExit(1)
+
+
+@alx.command("create-token")
+@click.option("--user", "username", required=True, help="Moodle username of the token's owner.")
+@click.option("--service", "service_shortname", help="Service shortname.  [default: alx_report_api_custom]")
+@click.option("--valid-until", type=int, default=0, show_default=True, help="Unix time it expires; 0 never.")
+@click.option("--ip-restriction", help="Moodle IP list, e.g. 10.0.0.0/8,192.168.1.")
+@operator_command
+def create_token_command(username, service_shortname, valid_until, ip_restriction):
+    """Issue a permanent web service token for a Moodle user (as Moodle's Manage tokens page does)."""
+    from .tokens import create_token
+
+    database = get_database()
+    with database.begin() as connection:
+        database.require_moodle_site(connection)
+        token = create_token(
+            connection, database.tables, username, service_shortname=service_shortname,
+            valid_until=valid_until, ip_restriction=ip_restriction,
+        )  # fmt: skip
+    click.echo(token)
+
+
+@alx.command("demo")
+@click.option("--companies", default=3, show_default=True, help="IOMAD companies.")
+@click.option("--users", default=200, show_default=True, help="People besides the guest and admin accounts.")
+@click.option("--courses", default=12, show_default=True, help="Courses besides the site course.")
+@click.option("--seed", default=42, show_default=True, help="Same seed and --now, same site.")
+@click.option("--now", type=int, help="Unix time the data is relative to.  [default: today 00:00 UTC]")
+@click.option("--if-missing", is_flag=True, help="Keep an existing demo site; just print its logins.")
+@click.option("--replace", is_flag=True, help="Drop an existing demo site and build it again.")
+@operator_command
+def demo_command(companies, users, courses, seed, now, if_missing, replace):
+    """Build a demo Moodle/IOMAD site in the configured database (never in a real site's)."""
+    from .demo import build_demo_site, demo_site_present, read_demo_logins
+
+    if if_missing and replace:
+        raise click.UsageError("--if-missing and --replace exclude each other")
+    database = get_database()
+    if if_missing and demo_site_present(database):
+        logins = read_demo_logins(database)
+    else:
+        logins = build_demo_site(
+            database, companies=companies, users=users, courses=courses, seed=seed, now=now, replace=replace
+        )
+    click.echo("\n".join(logins.lines()))
+
+
+# Jobs: sync, check-alerts, cleanup, scheduler. Exit codes a cron wrapper can trust:
+# 0 done (or skipped because another process holds the job's lock: it is doing the work),
+# 1 done but part of it failed (a company, an e-mail), 2 could not run (configuration, database, tables).
+EXIT_PARTLY_FAILED = 1
+
+
+class CouldNotRun(click.ClickException):
+    exit_code = 2
+
+
+def _require_tables():
+    """The Moodle site and the bridge's tables, or exit 2 saying what is missing."""
+    from .jobs import require_owned_tables
+
+    try:
+        require_owned_tables(get_database())
+    except BridgeError as error:
+        raise CouldNotRun(str(error)) from None
+
+
+def _run_exclusive(job, label, body):
+    """Run ``body(lock)`` under the job lock; ``None`` (after saying so) when another process holds it."""
+    from .jobs import run_job
+
+    try:
+        outcome = run_job(get_database(), job, body)
+    except BridgeError as error:
+        raise CouldNotRun(str(error)) from None
+    if not outcome.ran:
+        click.echo(f"skipped: another {label} holds the lock")
+        return None
+    return outcome
+
+
+class _Progress:
+    """A progress bar on a terminal, one plain line per step otherwise (cron, logs, pipes)."""
+
+    def __init__(self, label):
+        self.label = label
+        self.bar = None
+        self.interactive = sys.stdout.isatty()
+
+    def step(self, line, done, total):
+        if not self.interactive:
+            click.echo(line)
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, show_pos=True)
+            self.bar.__enter__()
+        self.bar.update(1)
+        if done == total:
+            self.close()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _company_line(company):
+    if company.error:
+        return f"company {company.companyid}: FAILED ({company.reason}): {company.error}"
+    counts = company.counts
+    return (
+        f"company {company.companyid}: {company.reason}: {counts.created} created, {counts.updated} updated, "
+        f"{counts.deleted} deleted in {company.seconds:.2f} s"
+    )
+
+
+@alx.command("sync")
+@click.option("--company", "companyid", type=int, help="Only this company id.")
+@click.option("--full", is_flag=True, help="Recompute every row (the plugin's populate), not only changes.")
+@operator_command
+def sync_command(companyid, full):
+    """Bring the reporting table up to date with Moodle (hourly by the scheduler)."""
+    from .scheduler import sync_job
+
+    database = get_database()
+    _require_tables()
+    if companyid is not None:
+        with database.connect() as connection:
+            company = database.tables.company
+            if connection.execute(sa.select(company.c.id).where(company.c.id == companyid)).first() is None:
+                raise CouldNotRun(f"there is no company with id {companyid}")
+    progress = _Progress("Syncing companies")
+    outcome = _run_exclusive(
+        "sync",
+        "sync",
+        lambda lock: sync_job(
+            current_app,
+            lock,
+            full=full,
+            companyid=companyid,
+            on_company=lambda company, done, total: progress.step(_company_line(company), done, total),
+        ),
+    )
+    progress.close()
+    if outcome is not None:
+        click.echo(f"sync {outcome.status}: {outcome.message}")
+        if outcome.status != "success":
+            raise SystemExit(EXIT_PARTLY_FAILED)
+
+
+@alx.command("check-alerts")
+@operator_command
+def check_alerts_command():
+    """Run the alert check now (every 15 minutes by the scheduler)."""
+    from .scheduler import alert_job
+
+    _require_tables()
+    outcome = _run_exclusive("alerts", "alert check", lambda lock: alert_job(current_app, lock))
+    if outcome is None:
+        return
+    for alert_id, condition in outcome.result.raised:
+        click.echo(f"alert {alert_id}: {condition.severity} {condition.alert_type}: {condition.message}")
+    click.echo(f"check-alerts: {outcome.message}")
+    if outcome.status != "success":
+        raise SystemExit(EXIT_PARTLY_FAILED)
+
+
+@alx.command("cleanup")
+@operator_command
+def cleanup_command():
+    """Delete old logs, alerts, run records, expired cache rows and old tombstones (daily by the scheduler)."""
+    from .scheduler import retention_job
+
+    _require_tables()
+    progress = _Progress("Cleaning up")
+    outcome = _run_exclusive(
+        "retention",
+        "cleanup",
+        lambda lock: retention_job(
+            current_app,
+            lock,
+            on_purge=lambda name, deleted, done, total: progress.step(f"{name}: {deleted} deleted", done, total),
+        ),
+    )
+    progress.close()
+    if outcome is not None:
+        click.echo(f"cleanup: {outcome.message}")
+
+
+@alx.command("scheduler")
+@operator_command
+def scheduler_command():
+    """Run the scheduler in the foreground (for a dedicated process; set ALX_SCHEDULER=off on web workers)."""
+    import logging
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from .scheduler import JOBS, build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    scheduler = build_scheduler(current_app._get_current_object(), BlockingScheduler)
+    try:
+        click.echo("scheduler running: " + ", ".join(f"{job.name} {job.cron}" for job in JOBS) + " (Ctrl-C stops)")
+        scheduler.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)

@@ -4,6 +4,9 @@ Values set in Moodle's ``config.php`` override the database and are invisible he
 own ``ALX_*`` settings cover the ones that matter (debug level, timezone).
 """
 
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import sqlalchemy as sa
 
 
@@ -17,3 +20,22 @@ def core_config(connection, tables, *names):
 def site_admin_ids(value):
     """``$CFG->siteadmins`` (``"2,57"``) as a set of user ids."""
     return {int(part) for part in (value or "").split(",") if part.strip().isdigit()}
+
+
+def site_timezone(connection, tables, override=None):
+    """The zone of the plugin's ``Y-m-d H:i:s`` dates and of "today" for quotas.
+
+    ``ALX_TIMEZONE`` wins; else Moodle's ``forcetimezone``, then ``timezone`` (``99`` means "the
+    server's"), else the zone of this server, as PHP's default would be.
+    """
+    if override:
+        return ZoneInfo(override)
+    config = core_config(connection, tables, "forcetimezone", "timezone")
+    for name in ("forcetimezone", "timezone"):
+        value = (config.get(name) or "").strip()
+        if value and value != "99":
+            try:
+                return ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return datetime.now().astimezone().tzinfo

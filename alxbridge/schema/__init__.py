@@ -10,13 +10,15 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from .bridge import BRIDGE_TABLES
 from .iomad import IOMAD_TABLES
 from .moodle import MOODLE_CORE_TABLES
 from .plugin import PLUGIN_TABLES
+from .reading import READING_TABLES
 from .xmldb import build_table
 
 # Tables the bridge creates and repairs; Moodle core and IOMAD tables belong to Moodle.
-OWNED_TABLES = PLUGIN_TABLES
+OWNED_TABLES = PLUGIN_TABLES + BRIDGE_TABLES + READING_TABLES
 
 
 @dataclass(frozen=True)

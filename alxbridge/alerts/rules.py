@@ -1,0 +1,213 @@
+"""The conditions the 15-minute alert check looks for, each with the subject it is about.
+
+The plugin's rules and severities, with its thresholds read from its settings (B26) and a subject
+on every condition, so that one user's violation neither silences nor duplicates another's (B25):
+
+* ``rate_limit``/high: a user reached their daily limit — the company's own limit when set, else
+  the global one, exactly as the web service enforces it (B16); an unlimited quota never alerts;
+* ``health``/critical when the system is unhealthy, ``health``/medium when the score is below
+  ``health_score_threshold``;
+* ``performance``/medium: more API calls in the last hour than ``high_api_usage_threshold``;
+* ``performance``/medium (high for database, timeout, memory or authentication failures): repeated
+  errors of one user on one endpoint since the previous check — the plugin raised these right
+  after logging the call; here they are found by the periodic check, off the request path;
+* ``sync``/high when the latest sync run failed for a company, ``sync``/medium when no run has
+  succeeded for :data:`STALE_SYNC_AFTER` (the product's monitoring guide asks for both).
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..plugin_settings import read_company_settings
+from ..reporting.company import caller_company
+from ..reporting.quota import local_midnight
+from .health import system_health
+
+CHECK_INTERVAL = 15 * 60
+REPEATED_ERRORS = 3
+CRITICAL_ERROR_PATTERNS = (
+    "database error",
+    "connection failed",
+    "timeout",
+    "memory limit",
+    "fatal error",
+    "access denied",
+    "authentication failed",
+)
+STALE_SYNC_AFTER = 2 * 3600
+RULE_TYPES = ("rate_limit", "health", "performance", "sync")  # open alerts of these types get resolved
+
+
+@dataclass(frozen=True)
+class Condition:
+    alert_type: str
+    severity: str
+    subject: str
+    message: str
+    data: dict
+
+    @property
+    def key(self):
+        return (self.alert_type, self.subject)
+
+
+def _full_name(row):
+    name = f"{row.firstname} {row.lastname}".strip()
+    return name or row.username or f"User ID {row.userid}"
+
+
+def _effective_limit(connection, tables, settings, userid, cache):
+    company = caller_company(connection, tables, userid)
+    if company is None:
+        return settings.rate_limit
+    if company.id not in cache:
+        cache[company.id] = read_company_settings(connection, tables, company.id).rate_limit
+    return cache[company.id] or settings.rate_limit
+
+
+def rate_limit_conditions(connection, tables, settings, now, timezone):
+    logs, user, api_settings = tables.local_alx_api_logs, tables.user, tables.local_alx_api_settings
+    lowest_company_limit = connection.execute(
+        sa.select(sa.func.min(api_settings.c.setting_value)).where(
+            api_settings.c.setting_name == "rate_limit", api_settings.c.setting_value > 0
+        )
+    ).scalar()
+    limits = [limit for limit in (settings.rate_limit, lowest_company_limit) if limit]
+    if not limits:
+        return []  # nobody has a finite quota
+    calls = sa.func.count().label("calls")
+    rows = connection.execute(
+        sa.select(logs.c.userid, calls, user.c.firstname, user.c.lastname, user.c.username)
+        .outerjoin(user, user.c.id == logs.c.userid)
+        .where(logs.c.timeaccessed >= local_midnight(now, timezone))
+        .group_by(logs.c.userid, user.c.firstname, user.c.lastname, user.c.username)
+        .having(calls >= min(limits))
+    )
+    conditions, company_cache = [], {}
+    for row in rows:
+        limit = _effective_limit(connection, tables, settings, row.userid, company_cache)
+        if limit is None or row.calls < limit:
+            continue
+        conditions.append(
+            Condition(
+                "rate_limit",
+                "high",
+                f"user:{row.userid}",
+                f"{_full_name(row)} reached the daily API limit: {row.calls} of {limit} requests today",
+                {"user_id": row.userid, "requests_today": row.calls, "daily_limit": limit},
+            )
+        )
+    return conditions
+
+
+def health_conditions(connection, tables, settings, now):
+    health = system_health(connection, tables, settings, now)
+    if health.status == "unhealthy":
+        severity = "critical"
+    elif health.score < settings.health_score_threshold:
+        severity = "medium"
+    else:
+        return []
+    message = f"System health {health.status}: score {health.score}/100 (alert below {settings.health_score_threshold})"
+    return [Condition("health", severity, "site", message, health.as_data())]
+
+
+def usage_conditions(connection, tables, settings, now):
+    logs = tables.local_alx_api_logs
+    calls = connection.execute(
+        sa.select(sa.func.count()).select_from(logs).where(logs.c.timeaccessed >= now - 3600)
+    ).scalar()
+    if calls <= settings.high_api_usage_threshold:
+        return []
+    return [
+        Condition(
+            "performance",
+            "medium",
+            "site",
+            f"High API usage: {calls} calls in the last hour (threshold {settings.high_api_usage_threshold})",
+            {"calls_last_hour": calls, "threshold": settings.high_api_usage_threshold},
+        )
+    ]
+
+
+def repeated_error_conditions(connection, tables, now):
+    logs, user = tables.local_alx_api_logs, tables.user
+    failed = sa.and_(
+        logs.c.timeaccessed >= now - CHECK_INTERVAL, logs.c.error_message.is_not(None), logs.c.error_message != ""
+    )
+    errors = sa.func.count().label("errors")
+    groups = connection.execute(
+        sa.select(logs.c.userid, logs.c.endpoint, errors, sa.func.max(logs.c.id).label("latest"))
+        .where(failed)
+        .group_by(logs.c.userid, logs.c.endpoint)
+        .having(errors >= REPEATED_ERRORS)
+    ).all()
+    conditions = []
+    for group in groups:
+        latest = connection.execute(
+            sa.select(logs.c.error_message, logs.c.company_shortname, logs.c.response_time_ms,
+                      user.c.firstname, user.c.lastname, user.c.username, logs.c.userid)
+            .outerjoin(user, user.c.id == logs.c.userid)
+            .where(logs.c.id == group.latest)
+        ).one()  # fmt: skip
+        critical = any(pattern in latest.error_message.lower() for pattern in CRITICAL_ERROR_PATTERNS)
+        conditions.append(
+            Condition(
+                "performance",
+                "high" if critical else "medium",
+                f"user:{group.userid}:{group.endpoint}",
+                f"Repeated API errors for {_full_name(latest)} on {group.endpoint}: {latest.error_message}",
+                {
+                    "user_id": group.userid,
+                    "company": latest.company_shortname,
+                    "endpoint": group.endpoint,
+                    "error_message": latest.error_message,
+                    "recent_error_count": group.errors,
+                    "is_critical_pattern": critical,
+                },
+            )
+        )
+    return conditions
+
+
+def sync_conditions(connection, tables, now):
+    runs = tables.local_alxbridge_sync_run
+    finished = connection.execute(
+        sa.select(runs).where(runs.c.status.in_(("success", "failed"))).order_by(runs.c.id.desc()).limit(1)
+    ).first()
+    if finished is None:
+        return []  # never synced: nothing to compare with yet
+    if finished.status == "failed":
+        return [
+            Condition(
+                "sync",
+                "high",
+                "site",
+                f"The latest sync failed for {finished.companies_failed} company(ies): {finished.message}",
+                {"run": finished.id, "companies_failed": finished.companies_failed},
+            )
+        ]
+    if finished.timefinished < now - STALE_SYNC_AFTER:
+        hours = (now - finished.timefinished) // 3600
+        return [
+            Condition(
+                "sync",
+                "medium",
+                "site",
+                f"No sync has completed for {hours} hours: is the scheduler running?",
+                {"last_sync_run": finished.id, "last_finished": finished.timefinished},
+            )
+        ]
+    return []
+
+
+def current_conditions(connection, tables, settings, now, timezone):
+    """Every condition that holds at ``now``."""
+    return [
+        *rate_limit_conditions(connection, tables, settings, now, timezone),
+        *health_conditions(connection, tables, settings, now),
+        *usage_conditions(connection, tables, settings, now),
+        *repeated_error_conditions(connection, tables, now),
+        *sync_conditions(connection, tables, now),
+    ]

@@ -1,0 +1,81 @@
+"""Running the bridge's jobs (sync, alerts, retention) once, whoever starts them.
+
+:func:`run_job` takes the job's database lock; a scheduled start also passes its slot (the
+hour, quarter or day it belongs to) and is skipped when another worker already ran that slot,
+since each worker's scheduler fires its own copy. Each job's last run is kept in
+``local_alxbridge_job`` for the admin pages.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from .errors import BridgeError
+from .locks import job_lock
+from .upsert import upsert
+
+MESSAGE_LIMIT = 2000
+
+
+class BridgeTablesMissing(BridgeError):
+    """The bridge's tables have not been created yet."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    ran: bool
+    skipped_because: str | None = None
+    status: str | None = None
+    message: str = ""
+    result: Any = None
+
+
+def require_owned_tables(database):
+    with database.connect() as connection:
+        database.require_moodle_site(connection)
+        present = database.existing_table_names(connection)
+    missing = [table.name for table in database.schema.owned if table.name not in present]
+    if missing:
+        raise BridgeTablesMissing(
+            f"missing table(s) {', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}; "
+            "create them with: flask --app wsgi alx repair-tables"
+        )
+
+
+def _record(database, job, **values):
+    with database.begin() as connection:
+        upsert(connection, database.tables.local_alxbridge_job, {"name": job}, values)
+
+
+def _last_slot(database, job):
+    table = database.tables.local_alxbridge_job
+    with database.connect() as connection:
+        return connection.execute(sa.select(table.c.last_slot).where(table.c.name == job)).scalar() or 0
+
+
+def run_job(database, job, body, slot=None, clock=time.time):
+    """Run ``body(lock)`` under ``job``'s lock and record it; ``body`` returns ``(status, message, result)``.
+
+    Returns a :class:`JobOutcome`; ``ran`` is false when the lock was busy or ``slot`` already ran.
+    Exceptions from ``body`` are recorded as a failed run and re-raised.
+    """
+    with job_lock(database, job) as lock:
+        if lock is None:
+            return JobOutcome(False, "another process holds the lock")
+        if slot is not None and _last_slot(database, job) >= slot:
+            return JobOutcome(False, "this slot already ran")
+        started = int(clock())
+        _record(database, job, last_status="running", last_message=None, timestarted=started, timefinished=0)
+        try:
+            status, message, result = body(lock)
+        except Exception as error:
+            _record(database, job, last_status="failed", last_message=str(error)[:MESSAGE_LIMIT],
+                    timefinished=int(clock()))  # fmt: skip
+            raise
+        finished = {"last_status": status, "last_message": message[:MESSAGE_LIMIT], "timefinished": int(clock())}
+        if slot is not None:
+            finished["last_slot"] = slot
+        _record(database, job, **finished)
+        return JobOutcome(True, status=status, message=message, result=result)

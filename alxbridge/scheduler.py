@@ -1,0 +1,159 @@
+"""APScheduler inside the app: hourly sync at minute 0, alert check every 15 minutes, retention daily.
+
+Every worker (and host) may run its own scheduler: each job body runs under the job's database
+lock and records its slot (the hour, quarter or day it belongs to), so exactly one process does
+each run and late starts of the same slot are skipped (see :mod:`alxbridge.jobs`).
+
+Starting: ``init_scheduler(app)`` (called by ``create_app``) does nothing when ``ALX_SCHEDULER`` is
+``off`` or the app is ``TESTING``; otherwise the scheduler starts with the first request the process
+serves, never at import. That keeps it out of a ``gunicorn --preload`` master (threads do not survive
+``fork``) and gives each worker its own. With a pre-forking server, also dispose of a database
+engine created before the fork, in ``gunicorn.conf.py``::
+
+    def post_fork(server, worker):
+        from wsgi import app
+        from alxbridge.scheduler import after_fork
+        after_fork(app)
+
+For a dedicated scheduler process instead, set ``ALX_SCHEDULER=off`` for the web workers and run
+``flask --app wsgi alx scheduler`` as its own service.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from .alerts import check_alerts
+from .jobs import run_job
+from .retention import run_retention
+from .sync.runs import run_sync
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    cron: dict  # CronTrigger fields
+    period: int  # seconds per slot: runs in the same slot after the first are skipped
+    body: Callable  # (app, lock) → (status, message, result)
+
+
+def sync_job(app, lock, **options):
+    """One sync run (``options`` as for :func:`~alxbridge.sync.runs.run_sync`)."""
+    result = run_sync(app.extensions["alx_database"], lock=lock, **options)
+    return result.status, result.summary(), result
+
+
+def alert_job(app, lock):
+    """One alert check, mailing through ``ALX_SMTP_URL``."""
+    result = check_alerts(
+        app.extensions["alx_database"],
+        smtp_url=app.config.get("ALX_SMTP_URL"),
+        site_url=app.config.get("ALX_MOODLE_UPSTREAM"),
+        timezone=app.config.get("ALX_TIMEZONE"),
+    )
+    return ("failed" if result.mail_failures else "success"), result.summary(), result
+
+
+def retention_job(app, lock, on_purge=None):
+    """One retention pass."""
+    counts = run_retention(app.extensions["alx_database"], on_purge=on_purge)
+    return "success", f"{sum(counts.values())} row(s) deleted", counts
+
+
+JOBS = (
+    ScheduledJob("sync", {"minute": 0}, 3600, lambda app, lock: sync_job(app, lock, origin="scheduler")),
+    ScheduledJob("alerts", {"minute": "*/15"}, 900, alert_job),
+    ScheduledJob("retention", {"hour": 3, "minute": 30}, 86400, retention_job),
+)
+
+
+def run_scheduled(app, job, clock=time.time):
+    """One scheduled start of ``job``: run it unless another process holds it or already ran the slot."""
+    slot = int(clock()) // job.period * job.period
+    try:
+        outcome = run_job(app.extensions["alx_database"], job.name, lambda lock: job.body(app, lock), slot=slot)
+    except Exception:
+        log.exception("scheduled job %s failed", job.name)
+        return
+    if outcome.ran:
+        log.info("scheduled job %s %s: %s", job.name, outcome.status, outcome.message)
+    else:
+        log.info("scheduled job %s skipped: %s", job.name, outcome.skipped_because)
+
+
+def build_scheduler(app, scheduler_class=BackgroundScheduler):
+    """A scheduler with the three jobs, in ``ALX_TIMEZONE`` (else the server's zone)."""
+    zone = app.config.get("ALX_TIMEZONE")
+    scheduler = scheduler_class(timezone=ZoneInfo(zone)) if zone else scheduler_class()
+    for job in JOBS:
+        scheduler.add_job(
+            run_scheduled,
+            CronTrigger(**job.cron, timezone=scheduler.timezone),
+            args=(app, job),
+            id=job.name,
+            name=job.name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=job.period // 2,
+        )
+    return scheduler
+
+
+class _ProcessScheduler:
+    """The scheduler of this process, started once per process id (a forked child starts its own)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pid = None
+        self.scheduler = None
+
+    def ensure_started(self, app):
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self.scheduler = build_scheduler(app)
+            self.scheduler.start()
+            self._pid = os.getpid()
+            atexit.register(self.stop)
+            log.info("scheduler started in process %s", self._pid)
+
+    def stop(self):
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
+def scheduler_enabled(app):
+    return not app.config.get("TESTING") and str(app.config.get("ALX_SCHEDULER", "on")).lower() not in (
+        "off",
+        "0",
+        "false",
+        "no",
+    )
+
+
+def init_scheduler(app):
+    """Start the in-process scheduler with the first request, unless ``ALX_SCHEDULER=off`` or testing."""
+    if not scheduler_enabled(app):
+        return
+    process_scheduler = _ProcessScheduler()
+    app.extensions["alx_scheduler"] = process_scheduler
+    app.before_request(lambda: process_scheduler.ensure_started(app))
+
+
+def after_fork(app):
+    """For a pre-forking server's post-fork hook: drop database connections inherited from the parent."""
+    database = app.extensions["alx_database"]
+    if "engine" in database.__dict__:  # created before the fork (cached_property)
+        database.engine.dispose(close=False)

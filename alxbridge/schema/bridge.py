@@ -1,0 +1,92 @@
+"""The bridge's own tables (``{prefix}local_alxbridge_*``): sync state the plugin's tables have no room for.
+
+The plugin's six tables stay exactly as its ``install.xml`` defines them; everything the single
+writer needs to be exact and restartable (committed versions per company, source fingerprints,
+run records, job locks) lives here, declared with the same XMLDB rules so ``repair-tables`` treats
+them like the plugin's.
+"""
+
+from .xmldb import TableSpec, char, index, integer, text, unique
+
+SYNC_COMPANY = TableSpec(
+    "local_alxbridge_company",
+    "Sync state per company: the committed version readers may serve up to, and what the next run must redo",
+    (
+        integer("companyid"),
+        # Every reporting row of the company with last_updated <= committed_version is committed.
+        integer("committed_version", default="0"),
+        # Tombstones with last_updated <= tombstone_horizon were purged: a reader acknowledged below it must go full.
+        integer("tombstone_horizon", default="0"),
+        # Start time of the last successful sync of the company: where the next change shortlist begins.
+        integer("source_watermark", default="0"),
+        # Start time of the last successful full recompute (daily reconciliation is due 24 h later).
+        integer("last_full", default="0"),
+        # IOMAD's membership and course rows carry no timestamps: the next run diffs against these.
+        char("members_digest", 40),
+        text("exposed_courses"),  # comma-separated course ids, as of the last sync
+        integer("needs_full", 1, default="0"),
+        integer("failures", default="0"),
+        text("last_error"),
+        integer("timemodified", default="0"),
+    ),
+    (unique("companyid", "companyid"),),
+)
+
+SYNC_COURSE = TableSpec(
+    "local_alxbridge_course",
+    "Digests per course of enrolments, course completions and trackable modules as of the last sync",
+    (
+        integer("courseid"),
+        # Deleted enrolments and back-dated completions leave no timestamp; a changed digest says where to
+        # look. Enrolments and completions are digested per bucket of users ("bucket:digest,…").
+        text("enrolments"),
+        text("completions"),
+        char("modules", 40),
+        integer("timemodified", default="0"),
+    ),
+    (unique("courseid", "courseid"),),
+)
+
+SYNC_RUN = TableSpec(
+    "local_alxbridge_sync_run",
+    "One row per sync run: what it covered, the version it wrote and what it changed",
+    (
+        char("mode", 20),  # full | auto
+        char("origin", 20),  # cli | scheduler
+        integer("companyid", default="0"),  # 0 = every company
+        integer("version", default="0"),
+        char("status", 20, default="running"),  # running | success | failed | aborted
+        char("host", 255),
+        integer("timestarted"),
+        integer("timefinished", default="0"),
+        integer("companies", default="0"),
+        integer("companies_full", default="0"),
+        integer("companies_failed", default="0"),
+        integer("records_created", default="0"),
+        integer("records_updated", default="0"),
+        integer("records_deleted", default="0"),
+        text("message"),
+    ),
+    (
+        index("timestarted", "timestarted"),
+        index("status", "status"),
+    ),
+)
+
+JOB = TableSpec(
+    "local_alxbridge_job",
+    "Scheduled jobs: last run per job, and the lock row used where the database has no named locks",
+    (
+        char("name", 50),
+        char("lock_owner", 64, notnull=False),
+        integer("lock_expires", default="0"),
+        integer("last_slot", default="0"),
+        char("last_status", 20),
+        text("last_message"),
+        integer("timestarted", default="0"),
+        integer("timefinished", default="0"),
+    ),
+    (unique("name", "name"),),
+)
+
+BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB)

@@ -1,0 +1,116 @@
+"""Per-company sync state (``local_alxbridge_company``): committed versions and what the next run owes.
+
+Readers of the reporting table need :func:`read_company_state`: rows with ``last_updated`` up to
+``committed_version`` are final, and an acknowledgement below ``tombstone_horizon`` cannot be
+continued incrementally because tombstones it has not seen were purged.
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..upsert import upsert
+
+ERROR_TEXT_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class CompanyState:
+    companyid: int
+    committed_version: int = 0
+    tombstone_horizon: int = 0
+    source_watermark: int = 0
+    last_full: int = 0
+    members_digest: str = ""
+    exposed_courses: str = ""
+    needs_full: bool = False
+    failures: int = 0
+    last_error: str | None = None
+
+
+def _state(row):
+    return CompanyState(
+        companyid=row.companyid,
+        committed_version=row.committed_version,
+        tombstone_horizon=row.tombstone_horizon,
+        source_watermark=row.source_watermark,
+        last_full=row.last_full,
+        members_digest=row.members_digest,
+        exposed_courses=row.exposed_courses or "",
+        needs_full=bool(row.needs_full),
+        failures=row.failures,
+        last_error=row.last_error,
+    )
+
+
+def read_company_state(connection, tables, companyid):
+    """The company's :class:`CompanyState`; a company never synced has ``committed_version == 0``."""
+    table = tables.local_alxbridge_company
+    row = connection.execute(sa.select(table).where(table.c.companyid == companyid)).first()
+    return _state(row) if row else CompanyState(companyid)
+
+
+def read_all_company_states(connection, tables):
+    table = tables.local_alxbridge_company
+    return {row.companyid: _state(row) for row in connection.execute(sa.select(table))}
+
+
+def next_version(connection, tables, now):
+    """The version of a new run: ``now``, or one above the highest committed version if the clock is behind."""
+    table = tables.local_alxbridge_company
+    highest = connection.execute(sa.select(sa.func.max(table.c.committed_version))).scalar() or 0
+    return max(int(now), highest + 1)
+
+
+def record_company_synced(connection, tables, companyid, *, started, full, members_digest, exposed_courses,
+                          version=None):  # fmt: skip
+    """After a successful write: advance the watermark and baselines (and the version, when rows changed)."""
+    table = tables.local_alxbridge_company
+    values = {
+        "source_watermark": started,
+        "members_digest": members_digest,
+        "exposed_courses": exposed_courses,
+        "needs_full": 0,
+        "failures": 0,
+        "last_error": None,
+        "timemodified": started,
+    }
+    if version is not None:
+        values["committed_version"] = version
+    if full:
+        values["last_full"] = started
+    upsert(connection, table, {"companyid": companyid}, values)
+
+
+def record_company_failed(connection, tables, companyid, error_text, now):
+    """After a failed write: keep version and watermark, and make the next run recompute the company in full."""
+    table = tables.local_alxbridge_company
+    upsert(
+        connection,
+        table,
+        {"companyid": companyid},
+        {"needs_full": 1, "failures": 1, "last_error": error_text[:ERROR_TEXT_LIMIT], "timemodified": now},
+        on_update={
+            "needs_full": 1,
+            "failures": table.c.failures + 1,
+            "last_error": error_text[:ERROR_TEXT_LIMIT],
+            "timemodified": now,
+        },
+    )
+
+
+def raise_tombstone_horizon(connection, tables, companyid, horizon, now):
+    """Note that tombstones up to ``horizon`` were purged (retention) so readers behind it go full."""
+    table = tables.local_alxbridge_company
+    upsert(
+        connection,
+        table,
+        {"companyid": companyid},
+        {"tombstone_horizon": horizon, "timemodified": now},
+        on_update={
+            "tombstone_horizon": sa.case(
+                (table.c.tombstone_horizon > horizon, table.c.tombstone_horizon), else_=horizon
+            ),
+            "timemodified": now,
+        },
+    )

@@ -1,0 +1,67 @@
+"""The plugin's own record of syncs, kept truthful so its pages (and the PHP plugin) read real values.
+
+Per company, the hourly task's row in ``local_alx_api_sync_status`` (token ``cron_task_<id>``,
+stored as its SHA-256 like every token there); globally, ``last_auto_sync`` and
+``last_sync_stats`` in the plugin's config, with the keys its dashboards read. Unlike the plugin,
+counts are real (B2) and a failed company's row says ``failed`` with the reason.
+"""
+
+import hashlib
+import json
+
+import sqlalchemy as sa
+
+from ..plugin_settings import write_plugin_config
+from ..upsert import upsert
+
+SYNC_STATUS_ERROR_LIMIT = 1000
+
+
+def cron_token_hash(companyid):
+    return hashlib.sha256(f"cron_task_{companyid}".encode()).hexdigest()
+
+
+def record_sync_status(connection, tables, companyid, token_hash, records, status, error, now):
+    """The plugin's ``update_sync_status``, as one atomic upsert (B35)."""
+    table = tables.local_alx_api_sync_status
+    error = error[:SYNC_STATUS_ERROR_LIMIT] if error else None
+    latest = {
+        "last_sync_timestamp": now,
+        "last_sync_records": records,
+        "last_sync_status": status,
+        "last_sync_error": error,
+        "updated_at": now,
+    }
+    upsert(
+        connection,
+        table,
+        {"companyid": companyid, "token_hash": token_hash},
+        {**latest, "sync_mode": "auto", "sync_window_hours": 24, "total_syncs": 1, "created_at": now},
+        on_update={**latest, "total_syncs": table.c.total_syncs + 1},
+    )
+
+
+def record_cron_sync(connection, tables, companyid, records, error, now):
+    """The hourly task's sync_status row of the company: success with its record count, or failed."""
+    status = "failed" if error else "success"
+    record_sync_status(connection, tables, companyid, cron_token_hash(companyid), records, status, error, now)
+
+
+def clear_company_cache(connection, tables, companyid):
+    """Drop the company's rows of the plugin's response cache, as the plugin's task does after a sync."""
+    cache = tables.local_alx_api_cache
+    connection.execute(sa.delete(cache).where(cache.c.companyid == companyid))
+
+
+def record_run_stats(connection, tables, result, now):
+    """``last_auto_sync`` and ``last_sync_stats`` with the plugin's keys, plus the deletions it never counted."""
+    stats = {
+        "companies_processed": len(result.companies),
+        "total_users_updated": sum(c.users_changed for c in result.companies),
+        "total_records_updated": result.updated,
+        "total_records_created": result.created,
+        "total_records_deleted": result.deleted,
+        "total_errors": len(result.failed),
+        "companies_with_errors": [c.companyid for c in result.failed],
+    }
+    write_plugin_config(connection, tables, {"last_auto_sync": now, "last_sync_stats": json.dumps(stats)})

@@ -1,0 +1,27 @@
+"""Atomic insert-or-update on a unique key, for MySQL/MariaDB and SQLite.
+
+Read-then-write upserts race under concurrency and raise unique-key errors to whoever loses
+(plugin bug B35); one ``INSERT … ON DUPLICATE KEY UPDATE`` / ``ON CONFLICT DO UPDATE`` does not.
+"""
+
+from sqlalchemy.dialects import mysql, sqlite
+
+
+def upsert(connection, table, key, values, on_update=None):
+    """Insert ``key | values`` into ``table``, or apply ``on_update`` to the row with that unique ``key``.
+
+    ``key`` maps the columns of one unique index to their values; ``on_update`` (default: ``values``)
+    maps columns to values or to expressions over the existing row (``table.c.total + 1``).
+    """
+    row = {**key, **values}
+    on_update = values if on_update is None else on_update
+    if connection.dialect.name in ("mysql", "mariadb"):
+        statement = mysql.insert(table).values(row)
+        statement = statement.on_duplicate_key_update(**on_update) if on_update else statement.prefix_with("IGNORE")
+    else:
+        statement = sqlite.insert(table).values(row)
+        if on_update:
+            statement = statement.on_conflict_do_update(index_elements=list(key), set_=on_update)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    connection.execute(statement)
