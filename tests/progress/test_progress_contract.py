@@ -14,33 +14,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .progress_support import C1, C1B, C2, C3, FIELDS, TOKEN_USERS, ProgressSite, progress_row
-from .rest_support import LONER, SiteChanges, envelope
+from ..progress_support import C1, C1B, C2, C3, FIELDS, TOKEN_USERS, progress_row
+from ..rest_support import LONER, envelope
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
 LIMIT_TOO_LARGE = (
     "Requested limit is too large. Maximum allowed records per request is {}. "
     "Please reduce your limit parameter and try again."
 )
-
-
-@pytest.fixture(scope="module")
-def site(database_url):
-    site = ProgressSite(database_url)
-    yield site
-    site.close()
-
-
-@pytest.fixture(autouse=True)
-def clean(site):
-    site.reset()
-
-
-@pytest.fixture
-def changes(site):
-    changes = SiteChanges(site.database)
-    yield changes
-    changes.restore()
 
 
 def json_error(errorcode, message, exception="moodle_exception"):

@@ -8,29 +8,9 @@ import pytest
 
 from alxbridge.sync.runs import run_sync
 
-from .progress_support import C1, C1B, C1C, C3, ProgressSite, item_key, progress_row, token_hash
-from .rest_support import SiteChanges
+from ..progress_support import C1, C1B, C1C, C3, item_key, progress_row, token_hash
 
 EMPTY_TOKEN_HASH = token_hash("")
-
-
-@pytest.fixture(scope="module")
-def site(database_url):
-    site = ProgressSite(database_url)
-    yield site
-    site.close()
-
-
-@pytest.fixture(autouse=True)
-def clean(site):
-    site.reset()
-
-
-@pytest.fixture
-def changes(site):
-    changes = SiteChanges(site.database)
-    yield changes
-    changes.restore()
 
 
 def keys(items):

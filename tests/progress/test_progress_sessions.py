@@ -9,21 +9,9 @@ import pytest
 
 from alxbridge.reporting import sessions as reading
 
-from .progress_support import C1, ProgressSite, item_key, progress_row, token_hash
+from ..progress_support import C1, item_key, progress_row, token_hash
 
 REUSE, IDLE = reading.REUSE_SECONDS, reading.IDLE_SECONDS
-
-
-@pytest.fixture(scope="module")
-def site(database_url):
-    site = ProgressSite(database_url)
-    yield site
-    site.close()
-
-
-@pytest.fixture(autouse=True)
-def clean(site):
-    site.reset()
 
 
 def rows(*userids, tag="v0", courseid=101):
