@@ -10,6 +10,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "moodle-reference"
+if not REFERENCE.is_dir():  # CI and developers check out the project with shared/ beside it
+    raise RuntimeError(f"the golden recordings are missing: expected {REFERENCE} (shared/ beside the checkout)")
 BASE_URL = "http://127.0.0.1:8089"
 NOW = 1795304481  # the fixture's "now" when the site was set up
 # Rows the recordings imply but db-site.tsv does not list (it covers only the tables named in it).
