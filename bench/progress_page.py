@@ -378,7 +378,7 @@ class Phases:
         ("alxbridge.reporting.service", "session_page", "page SELECT + row dicts (pages.session_page)"),
         ("alxbridge.reporting.service", "api_item", "row -> item formatting (formatting.api_item)"),
         ("alxbridge.webservice.server", "clean_returnvalue", "clean_returnvalue (descriptions)"),
-        ("alxbridge.webservice.views", "result_body", "JSON encoding (phpvalues.php_json_encode)"),
+        ("alxbridge.webservice.server", "result_body", "serialisation (rendering.result_body)"),
     )
 
     def __init__(self, engine):

@@ -8,6 +8,7 @@ jumps to an offset the session has not reached is ``OFFSET`` used.
 import sqlalchemy as sa
 
 from ..sync.progress import progress_query
+from ..sync.writer import live
 from .sessions import FULL
 
 REPORTING_COLUMNS = (
@@ -22,7 +23,7 @@ def session_page(connection, tables, companyid, session, offset, limit):
     if not session.courses:
         return []
     query = sa.select(*(r.c[name] for name in REPORTING_COLUMNS)).where(
-        r.c.companyid == companyid, r.c.is_deleted == 0, r.c.courseid.in_(session.courses)
+        r.c.companyid == companyid, live(r), r.c.courseid.in_(session.courses)
     )
     if session.mode == FULL:
         query = query.where(r.c.id <= session.max_id)
