@@ -40,6 +40,8 @@ DEFAULTS = {
     "ALX_MOODLE_UPSTREAM": None,
     "ALX_TRUSTED_PROXIES": 0,
     "ALX_SMTP_URL": None,
+    "ALX_PASSWORD_SALTS": None,  # Moodle's passwordsaltmain (and passwordsaltalt*), comma-separated
+    "ALX_ADMIN_LOGIN_LIMIT": "10/minute;50/hour",
 }
 
 INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES"}

@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from .extensions import cache, cache_config, init_database, limiter
+from .extensions import cache, cache_config, csrf, init_database, limiter
 
 
 def _secret_key(app):
@@ -43,12 +43,18 @@ def create_app(config=None):
     init_database(app)
     cache.init_app(app)
     limiter.init_app(app)
+    csrf.init_app(app)
 
+    from .admin import bp as admin
+    from .admin.session import init_sessions
     from .cli import alx
     from .scheduler import init_scheduler
     from .webservice.views import bp as webservice
 
+    init_sessions(app)
+    csrf.exempt(webservice)  # Moodle's REST clients send no CSRF token; the wstoken authenticates them
     app.register_blueprint(webservice)
+    app.register_blueprint(admin)
     app.cli.add_command(alx)
     init_scheduler(app)
     return app

@@ -76,18 +76,20 @@ class SiteBuilder:
     # Moodle core
     def user(self, firstname, lastname=None, companies=(), **columns):
         lastname = lastname or "Tester"
+        defaults = {
+            "username": f"{firstname}.{lastname}".lower(),
+            "password": "",
+            "email": f"{firstname}.{lastname}@example.com".lower(),
+        }
         userid = self._insert(
             self.tables.user,
-            username=f"{firstname}.{lastname}".lower(),
-            password="",
             firstname=firstname,
             lastname=lastname,
-            email=f"{firstname}.{lastname}@example.com".lower(),
             confirmed=1,
             mnethostid=1,
             timecreated=self.now - 90 * 86400,
             timemodified=self.now - 90 * 86400,
-            **columns,
+            **{**defaults, **columns},
         )
         for companyid in companies:
             self.add_to_company(userid, companyid)

@@ -40,16 +40,6 @@ def moodle_bcrypt(password, seed):
     return bcrypt.hashpw(password.encode("utf-8"), salt).decode("ascii").replace("$2b$", "$2y$", 1)
 
 
-def verify_moodle_bcrypt(password, stored):
-    """True when ``password`` matches a ``$2y$``/``$2b$`` hash (PHP's prefix is not Python's)."""
-    if not stored.startswith(("$2y$", "$2b$")):
-        return False
-    try:
-        return bcrypt.checkpw(password.encode("utf-8")[:72], stored.replace("$2y$", "$2b$", 1).encode("ascii"))
-    except ValueError:
-        return False
-
-
 def placeholder_hash(seed, userid):
     """A well-formed ``$2y$10$`` hash that no known password matches: demo people log in via tokens.
 

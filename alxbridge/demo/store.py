@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from ..passwords import verify_bcrypt
 from . import catalog
-from .credentials import admin_password, verify_moodle_bcrypt
+from .credentials import admin_password
 
 CHUNK_ROWS = 5000  # rows per executemany: big enough to amortise a round trip, small enough for memory
 
@@ -124,7 +125,7 @@ def read_logins(connection, schema, now):
     admin_id = int(admins.split(",")[0]) if admins.split(",")[0].strip().isdigit() else 2
     admin = connection.execute(sa.select(t.user.c.username, t.user.c.password).where(t.user.c.id == admin_id)).first()
     password = admin_password(seed) if admin else None
-    if password is not None and not verify_moodle_bcrypt(password, admin.password):
+    if password is not None and not verify_bcrypt(password, admin.password):
         password = None
 
     tok, usr, cu, svc = t.external_tokens, t.user, t.company_users, t.external_services
