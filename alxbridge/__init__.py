@@ -48,13 +48,17 @@ def create_app(config=None):
     from .admin import bp as admin
     from .admin.session import init_sessions
     from .cli import alx
+    from .healthz import bp as ops
+    from .requestlog import init_request_logging
     from .scheduler import init_scheduler
     from .webservice.views import bp as webservice
 
+    init_request_logging(app)
     init_sessions(app)
     csrf.exempt(webservice)  # Moodle's REST clients send no CSRF token; the wstoken authenticates them
     app.register_blueprint(webservice)
     app.register_blueprint(admin)
+    app.register_blueprint(ops)
     app.cli.add_command(alx)
     init_scheduler(app)
     return app

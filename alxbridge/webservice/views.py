@@ -3,7 +3,6 @@
 import logging
 import time
 import traceback
-import uuid
 
 from flask import Blueprint, Response, current_app, g, request
 from flask_limiter.errors import RateLimitExceeded
@@ -42,7 +41,6 @@ def current_call():
 @bp.before_app_request
 def _read_call():
     if request.path == SERVER_PATH:
-        g.request_id = uuid.uuid4().hex[:12]
         current_call()
 
 

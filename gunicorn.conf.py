@@ -1,0 +1,37 @@
+"""gunicorn settings for ALX Bridge: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Override any of them on the command line or in ``GUNICORN_CMD_ARGS`` (e.g. ``--bind 0.0.0.0:8000``).
+"""
+
+import multiprocessing
+import os
+
+# Loopback only: the site's reverse proxy (deploy/nginx-alxbridge.conf) is the one public entry.
+bind = "127.0.0.1:8000"
+# gthread: a worker keeps telling the master it is alive while a thread streams a long export,
+# and the in-process scheduler's threads live beside the request threads.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
+threads = 4
+# A 1000-row page answers in well under a second; a big export streams within this bound per chunk.
+timeout = 120
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak in a driver cannot grow without bound.
+max_requests = 2000
+max_requests_jitter = 200
+# The bridge writes its own structured access log (alxbridge.access) without query strings:
+# gunicorn's would print wstoken in the request line.
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+# Trust X-Forwarded-* only from the local proxy; ALX_TRUSTED_PROXIES sets how many hops the app trusts.
+forwarded_allow_ips = "127.0.0.1,::1"
+
+
+def post_fork(server, worker):
+    """Each worker opens its own database connections; the scheduler starts with its first request."""
+    from alxbridge.scheduler import after_fork
+    from wsgi import app
+
+    after_fork(app)
