@@ -1,0 +1,172 @@
+"""deploy/nginx-alxbridge.conf in front of a live bridge and a stub Moodle: routing and client addresses.
+
+Debian's nginx runs on loopback with the deploy file, only its upstream addresses and listen port
+replaced. The client connects from 127.0.0.2 so that "the real client" and "the proxy" (127.0.0.1)
+differ, as they do in production.
+"""
+
+import http.client
+import json
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from alxbridge.demo import build_demo_site
+from alxbridge.tokens import create_token
+
+from .conftest import make_app
+from .live_server import live_server
+
+ROOT = Path(__file__).resolve().parents[1]
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+CLIENT_ADDRESS = "127.0.0.2"
+PROGRESS = "local_alx_report_api_get_course_progress"
+
+
+class StubMoodle(BaseHTTPRequestHandler):
+    """Answers every request with what it received, so tests see what nginx forwarded to Moodle."""
+
+    def do_GET(self):
+        body = json.dumps({"stub": "moodle", "path": self.path, "x_forwarded_for": self.headers.get("X-Forwarded-For")})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stub_moodle():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StubMoodle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def bridge(mysql_url, stub_moodle):
+    app = make_app(mysql_url, ALX_TRUSTED_PROXIES=1, ALX_MOODLE_UPSTREAM=f"http://{stub_moodle}")
+    database = app.extensions["alx_database"]
+    logins = build_demo_site(database, companies=2, users=30, courses=4)
+    owner = next(t.username for t in logins.tokens if t.username)
+    with database.begin() as connection:
+        tokens = {
+            "open": next(t.token for t in logins.tokens if t.token),
+            "client_only": create_token(connection, database.tables, owner, ip_restriction=CLIENT_ADDRESS),
+            "forged_only": create_token(connection, database.tables, owner, ip_restriction="10.9.9.9"),
+        }
+    with live_server(app) as url:
+        yield url.removeprefix("http://"), tokens, database
+    database.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def nginx(bridge, stub_moodle, tmp_path_factory):
+    if not Path(NGINX).exists():
+        pytest.fail("nginx is not installed (apt-get install nginx-light); ./run tests installs it", pytrace=False)
+    work = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    site = (ROOT / "deploy" / "nginx-alxbridge.conf").read_text()
+    site = site.replace("server 127.0.0.1:8000;", f"server {bridge[0]};")
+    site = site.replace("server 127.0.0.1:8080;", f"server {stub_moodle};")
+    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", site)
+    (work / "site.conf").write_text(site)
+    (work / "nginx.conf").write_text(
+        f"daemon off; pid {work}/nginx.pid; error_log {work}/error.log;\n"
+        "events { worker_connections 64; }\n"
+        f"http {{ access_log {work}/access.log; client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;\n"
+        f"fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;\n"
+        f"include {work}/site.conf; }}\n"
+    )
+    process = subprocess.Popen([NGINX, "-c", str(work / "nginx.conf"), "-p", str(work)], stderr=subprocess.PIPE)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        pytest.fail(f"nginx did not start: {process.stderr.read().decode()}", pytrace=False)
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def get(port, path, headers=None):
+    """GET through nginx from the client address; returns (status, headers, body text)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(CLIENT_ADDRESS, 0))
+    connection.request("GET", path, headers={"Host": "moodle.example.com", **(headers or {})})
+    response = connection.getresponse()
+    body = response.read().decode()
+    connection.close()
+    return response.status, response.headers, body
+
+
+def progress_path(token):
+    return f"/webservice/rest/server.php?wstoken={token}&wsfunction={PROGRESS}&moodlewsrestformat=json&limit=5"
+
+
+def test_the_reporting_function_is_answered_by_the_bridge(nginx, bridge):
+    status, headers, body = get(nginx, progress_path(bridge[1]["open"]))
+    assert status == 200
+    assert isinstance(json.loads(body), list)
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["X-Request-Id"])  # nginx's id, carried through
+
+
+def test_the_admin_pages_are_the_bridges(nginx, bridge):
+    status, _, body = get(nginx, "/local/alx_report_api/login.php")
+    assert status == 200 and 'id="loginbtn"' in body
+
+
+def test_everything_else_goes_to_moodle_with_the_real_client_address(nginx):
+    status, _, body = get(nginx, "/course/view.php?id=2", headers={"X-Forwarded-For": "10.9.9.9"})
+    answer = json.loads(body)
+    assert status == 200 and answer["path"] == "/course/view.php?id=2"
+    assert answer["x_forwarded_for"] == CLIENT_ADDRESS
+
+
+def test_other_web_service_functions_pass_through_to_moodle(nginx, bridge):
+    status, _, body = get(
+        nginx, f"/webservice/rest/server.php?wstoken={bridge[1]['open']}&wsfunction=core_course_get_courses"
+    )
+    answer = json.loads(body)
+    assert status == 200 and answer["stub"] == "moodle"
+    assert answer["x_forwarded_for"].endswith(CLIENT_ADDRESS)
+
+
+def test_ip_restrictions_and_logs_see_the_real_client(nginx, bridge):
+    _, tokens, database = bridge
+    status, _, body = get(nginx, progress_path(tokens["client_only"]))
+    assert status == 200 and isinstance(json.loads(body), list)
+    logs = database.tables.local_alx_api_logs
+    with database.connect() as connection:
+        last_ip = connection.execute(sa.select(logs.c.ip_address).order_by(logs.c.id.desc()).limit(1)).scalar()
+    assert last_ip == CLIENT_ADDRESS
+
+
+def test_a_forged_forwarded_for_does_not_pass_an_ip_restriction(nginx, bridge):
+    status, _, body = get(nginx, progress_path(bridge[1]["forged_only"]), headers={"X-Forwarded-For": "10.9.9.9"})
+    assert status == 200 and json.loads(body)["errorcode"] == "accessexception"
+    # …and the forged header does not make the real client look like someone else either.
+    status, _, body = get(nginx, progress_path(bridge[1]["client_only"]), headers={"X-Forwarded-For": "10.9.9.9"})
+    assert status == 200 and isinstance(json.loads(body), list)
