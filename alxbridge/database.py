@@ -5,6 +5,7 @@ The engine is created on first use, not at import, so ``flask --app wsgi …`` w
 This module has no Flask dependency: sync jobs and the CLI use it directly.
 """
 
+import contextlib
 from functools import cached_property
 
 import sqlalchemy as sa
@@ -94,12 +95,16 @@ class Database:
         except DBAPIError as error:
             raise self._unavailable(error) from None
 
+    @contextlib.contextmanager
     def begin(self):
-        """A connection inside a transaction, committed when the block ends without error."""
-        try:
-            return self.engine.begin()
-        except DBAPIError as error:
-            raise self._unavailable(error) from None
+        """A connection inside a transaction, committed when the block ends without error.
+
+        ``engine.begin()`` connects only when its block is entered, so wrapping the call in
+        ``try`` caught nothing: connecting goes through :meth:`connect`, which turns a refused
+        connection into :class:`DatabaseUnavailable`; errors inside the block pass unchanged.
+        """
+        with self.connect() as connection, connection.begin():
+            yield connection
 
     def existing_table_names(self, connection):
         return set(sa.inspect(connection).get_table_names())

@@ -8,6 +8,9 @@ keeps it within MySQL's 64 characters. SQLite has no named locks: a row of
 (host and process id), so a claim left by a process that died on this host — the only host a
 SQLite file has — is taken over at once; any other claim expires after ``ttl`` seconds unless
 its holder keeps it alive.
+
+:func:`section_lock` is the short kind: a critical section of a few statements on the caller's own
+connection (the daily quota's count-and-reserve), waiting for the holder instead of giving up.
 """
 
 import contextlib
@@ -15,11 +18,13 @@ import hashlib
 import os
 import secrets
 import socket
+import threading
 import time
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from .database import MYSQL_DIALECTS
 from .errors import BridgeError
 from .upsert import upsert
 
@@ -30,14 +35,22 @@ class LockLost(BridgeError):
     """The job's lock was lost while it ran (its connection dropped or the lock row expired)."""
 
 
+class LockTimeout(BridgeError):
+    """A short section's lock was not free within its wait (its holder hangs or the server is overloaded)."""
+
+
+def lock_key(database_name, name):
+    """A ``GET_LOCK`` name for ``name`` in one database: ``alxbridge:`` + 40 hex digits, under MySQL's 64."""
+    digest = hashlib.sha1(f"{database_name}/{name}".encode(), usedforsecurity=False)
+    return "alxbridge:" + digest.hexdigest()
+
+
 class NamedLock:
     """``GET_LOCK`` on its own connection; never waits for a holder."""
 
     def __init__(self, database, job):
         self.database = database
-        database_name = make_url(database.url).database or ""
-        digest = hashlib.sha1(f"{database_name}/{database.prefix}/{job}".encode(), usedforsecurity=False)
-        self.key = "alxbridge:" + digest.hexdigest()
+        self.key = lock_key(make_url(database.url).database or "", f"{database.prefix}/{job}")
         self.job = job
         self._connection = None
 
@@ -136,3 +149,35 @@ def job_lock(database, job):
         yield lock
     finally:
         lock.release()
+
+
+_PROCESS_SECTION = threading.Lock()  # SQLite: one process serves the demo, so a process lock is enough
+
+
+@contextlib.contextmanager
+def section_lock(connection, name, wait):
+    """Hold the lock ``name`` (e.g. ``quota/<logs table>/<user id>``) while the block runs on ``connection``.
+
+    MySQL/MariaDB: ``GET_LOCK`` in the connection's own session, so every process and host that shares
+    the database waits for it, and a holder that dies releases it with its connection. The block
+    commits its own writes before it ends (the lock is released after the block, not at commit).
+    Elsewhere (SQLite): a lock of this process. Raises :class:`LockTimeout` after ``wait`` seconds.
+    """
+    if connection.dialect.name not in MYSQL_DIALECTS:
+        if not _PROCESS_SECTION.acquire(timeout=wait):
+            raise LockTimeout(f"lock {name!r} still busy after {wait} s")
+        try:
+            yield
+        finally:
+            _PROCESS_SECTION.release()
+        return
+    key = lock_key(connection.engine.url.database or "", name)
+    if connection.execute(sa.text("SELECT GET_LOCK(:key, :wait)"), {"key": key, "wait": wait}).scalar() != 1:
+        raise LockTimeout(f"lock {name!r} still busy after {wait} s")
+    try:
+        yield
+    finally:
+        try:
+            connection.execute(sa.text("SELECT RELEASE_LOCK(:key)"), {"key": key})
+        except Exception:  # noqa: BLE001 - never hand a pooled connection back still holding the lock
+            connection.invalidate()  # closing the session releases the lock on the server

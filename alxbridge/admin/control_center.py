@@ -1,10 +1,19 @@
-"""``control_center.php``: the plugin's Control Center, and ``ajax_stats.php`` that refreshes its header."""
+"""``control_center.php``: the plugin's Control Center, and ``ajax_stats.php`` that refreshes its header.
 
-from flask import jsonify
+Tabs are chosen on the server (``?tab=``) so every tab is a link that works without JavaScript.
+POSTs carry ``settings_action=save`` (one company's settings, as on ``company_settings.php``) or
+``config_action=save`` (the global configuration); both redirect back to their tab when saved.
+"""
+
+from flask import abort, flash, jsonify, redirect, request, url_for
 
 from ..extensions import get_database
 from ..metrics.overview import overview
+from ..plugin_settings import write_plugin_config
+from ..plugin_task import php_sync_task_enabled
+from ..settings_forms import plugin as config_form
 from . import bp
+from .company_settings import changes_message, company_panel, save_company_form
 from .layout import render_page, site_moment
 
 TABS = (
@@ -23,10 +32,56 @@ def ajax_stats():
         return jsonify(overview(connection, database.tables, site_moment(connection)).as_json())
 
 
-@bp.route("/control_center.php")
-def control_center():
+def save_config_form(form):
+    """Store the global configuration in one transaction and flash what changed; returns the validation errors."""
+    database = get_database()
+    with database.begin() as connection:
+        current = config_form.current_config(connection, database.tables)
+        writes, changes, errors = config_form.parse_config_form(form, current)
+        if errors:
+            return errors
+        write_plugin_config(connection, database.tables, writes)
+    flash(changes_message("System configuration", changes), "success")
+    return []
+
+
+def _page(tab, companyid=0, form=None, errors=(), status=200):
+    """The Control Center on ``tab``; ``form`` and ``errors`` re-show a refused submission of that tab."""
     database = get_database()
     with database.connect() as connection:
-        header = overview(connection, database.tables, site_moment(connection))
-    return render_page("admin/control_center.html", title="ALX Report API Control Center",
-                       active="admin.control_center", header=header, tabs=TABS, tab="overview")  # fmt: skip
+        moment = site_moment(connection)
+        context = {
+            "header": overview(connection, database.tables, moment),
+            "php_sync_task": php_sync_task_enabled(connection, database.tables),
+        }
+        if tab == "companies":
+            context["panel"] = company_panel(connection, database.tables, companyid, moment, form, errors)
+        elif tab == "settings":
+            context["config"] = config_form.config_state(connection, database.tables, form)
+            context["config_errors"] = errors
+    return render_page(
+        "admin/control_center.html", title="ALX Report API Control Center", active="admin.control_center",
+        tabs=TABS, tab=tab, config_form=config_form, status=status, **context,
+    )  # fmt: skip
+
+
+@bp.route("/control_center.php", methods=["GET", "POST"])
+def control_center():
+    tab = request.args.get("tab", "overview")
+    if tab not in dict(TABS):
+        tab = "overview"
+    if request.method == "GET":
+        return _page(tab, request.args.get("companyid", 0, type=int))
+    form = request.form.to_dict(flat=False)
+    if request.form.get("settings_action") == "save":
+        companyid = request.form.get("companyid", 0, type=int)
+        errors = save_company_form(form, companyid, "save")
+        if errors:
+            return _page("companies", companyid, form, errors, status=400)
+        return redirect(url_for("admin.control_center", tab="companies", companyid=companyid))
+    if request.form.get("config_action") == "save":
+        errors = save_config_form(form)
+        if errors:
+            return _page("settings", form=form, errors=errors, status=400)
+        return redirect(url_for("admin.control_center", tab="settings"))
+    abort(400, "Unknown action: expected settings_action=save or config_action=save.")

@@ -82,6 +82,12 @@ def bridge_error(error):
 def database_error(error):
     reason = " ".join(str(error.orig).split())[:300]
     log.error("admin: %s %s: database error: %s", request.method, request.path, reason)
+    if error.connection_invalidated:  # the server went away mid-request: an outage, not a refusal
+        return error_page(
+            503, "Moodle database unavailable",
+            f"The connection to the database was lost ({reason}); an unfinished change was rolled back. "
+            "Try again once the database is back.",
+        )  # fmt: skip
     return error_page(503, "Database error", f"The database refused the request: {reason}. Nothing was changed.")
 
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..plugin_settings import read_company_settings
-from ..reporting.company import caller_company
+from ..metrics.limits import DailyLimits
 from ..reporting.quota import local_midnight
 from .health import system_health
 
@@ -57,15 +56,6 @@ def _full_name(row):
     return name or row.username or f"User ID {row.userid}"
 
 
-def _effective_limit(connection, tables, settings, userid, cache):
-    company = caller_company(connection, tables, userid)
-    if company is None:
-        return settings.rate_limit
-    if company.id not in cache:
-        cache[company.id] = read_company_settings(connection, tables, company.id).rate_limit
-    return cache[company.id] or settings.rate_limit
-
-
 def rate_limit_conditions(connection, tables, settings, now, timezone):
     logs, user, api_settings = tables.local_alx_api_logs, tables.user, tables.local_alx_api_settings
     lowest_company_limit = connection.execute(
@@ -84,9 +74,9 @@ def rate_limit_conditions(connection, tables, settings, now, timezone):
         .group_by(logs.c.userid, user.c.firstname, user.c.lastname, user.c.username)
         .having(calls >= min(limits))
     )
-    conditions, company_cache = [], {}
+    conditions, daily_limits = [], DailyLimits(connection, tables, settings)
     for row in rows:
-        limit = _effective_limit(connection, tables, settings, row.userid, company_cache)
+        limit = daily_limits.of_user(row.userid)
         if limit is None or row.calls < limit:
             continue
         conditions.append(

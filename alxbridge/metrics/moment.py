@@ -5,7 +5,7 @@ is the sliding window ``now - 86400``. Each metric says which one it uses.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from ..reporting.quota import local_midnight
 from ..siteconfig import site_timezone
@@ -28,6 +28,11 @@ class Moment:
         return local_midnight(self.now, self.timezone)
 
     @property
+    def next_midnight(self):
+        """When today's daily quotas reset: the start of tomorrow in the site timezone."""
+        return self.day_start(self.local(self.now).date() + timedelta(days=1))
+
+    @property
     def day_ago(self):
         return self.now - DAY
 
@@ -44,4 +49,18 @@ class Moment:
         for back in range(hours - 1, -1, -1):
             end = self.now - back * HOUR
             buckets.append((end - HOUR, end, self.local(end).strftime("%H:00")))
+        return buckets
+
+    def day_start(self, day):
+        """Unix time of local midnight at the start of the calendar ``day`` (a :class:`datetime.date`)."""
+        return int(datetime.combine(day, time.min, self.timezone).timestamp())
+
+    def day_buckets(self, days=7):
+        """The last ``days`` local calendar days, today last and ending now: ``[(start, end, "Mon 12 May"), …]``."""
+        today = self.local(self.now).date()
+        buckets = []
+        for back in range(days - 1, -1, -1):
+            day = today - timedelta(days=back)
+            end = self.now if back == 0 else self.day_start(day + timedelta(days=1))
+            buckets.append((self.day_start(day), end, day.strftime("%a %d %b")))
         return buckets

@@ -2,17 +2,24 @@
 
 Semantics kept from the plugin: every logged call counts (errors included); the first rejected call
 of the day is logged once and raises an alert; later rejections are neither logged nor counted.
-Difference: a limit of ``0`` means unlimited, as the plugin's settings page says (the plugin turns it
-into 100).
+Differences: a limit of ``0`` means unlimited, as the plugin's settings page says (the plugin turns it
+into 100). The quota is exact: the plugin counted the log and wrote the call's row when the call
+ended, so concurrent calls of one user all passed at ``limit - 1``. Here a call's row is written
+(reserved) as it is admitted, under a per-user database lock, and completed when the call ends;
+a process that dies mid-call leaves its row (it was a call) with ``response_time_ms = 0``.
 """
 
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from .contract import ENDPOINT, rate_limit_exceeded
+from ..locks import LockTimeout, section_lock
+from ..webservice.exceptions import database_read_error
+from .contract import rate_limit_exceeded
 
 DEFAULT_DAILY_LIMIT = 100
+# The section is a count and an insert (about a millisecond); waiting longer means the database is in trouble.
+LOCK_WAIT_SECONDS = 20
 
 
 def local_midnight(now, timezone):
@@ -30,25 +37,39 @@ def calls_today(connection, tables, user_id, now, timezone):
     ).scalar()
 
 
-def enforce_daily_quota(connection, tables, *, user_id, company_shortname, daily_limit, now, timezone,
-                        ip_address, user_agent, on_first_rejection):  # fmt: skip
-    """Raise ``ratelimitexceeded`` once the day's calls reach ``daily_limit`` (``0``: unlimited).
+def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reservation, rejection,
+               on_first_rejection):  # fmt: skip
+    """Admit the call under the daily quota (``0``: unlimited) and return the id of its log row.
 
-    ``on_first_rejection(count, limit)`` is called once a day per user, after the rejection is logged.
+    ``reservation`` and ``rejection`` are the values of the log row of an admitted call and of the
+    day's first rejection. Counting and inserting happen under the user's lock and the row is
+    committed before the lock is released, so concurrent calls of one user in any process or host
+    are admitted one after the other and exactly ``daily_limit`` get through. Raises
+    ``ratelimitexceeded``; ``on_first_rejection(count, limit)`` runs once a day per user, after the
+    rejection row is committed and the lock released.
     """
+    logs = tables.local_alx_api_logs
+    # End the transaction first: under REPEATABLE READ an older snapshot would not see the calls
+    # that other processes committed while this one waited for the lock.
+    connection.commit()
     if not daily_limit:
-        return
-    count = calls_today(connection, tables, user_id, now, timezone)
-    if count < daily_limit:
-        return
+        return _insert(connection, logs, reservation)
+    try:
+        with section_lock(connection, f"quota/{logs.name}/{user_id}", LOCK_WAIT_SECONDS):
+            count = calls_today(connection, tables, user_id, now, timezone)
+            if count < daily_limit:
+                return _insert(connection, logs, reservation)
+            if count == daily_limit:
+                message = f"Rate limit exceeded: {count}/{daily_limit} requests"
+                _insert(connection, logs, {**rejection, "error_message": message})
+    except LockTimeout as error:
+        raise database_read_error(str(error)) from None
     if count == daily_limit:
-        connection.execute(
-            tables.local_alx_api_logs.insert().values(
-                userid=user_id, company_shortname=company_shortname, endpoint=ENDPOINT, record_count=0,
-                error_message=f"Rate limit exceeded: {count}/{daily_limit} requests", response_time_ms=0,
-                timeaccessed=now, ip_address=(ip_address or "")[:45], user_agent=user_agent or "",
-            )
-        )  # fmt: skip
-        connection.commit()
         on_first_rejection(count, daily_limit)
     raise rate_limit_exceeded(count, daily_limit)
+
+
+def _insert(connection, logs, values):
+    row_id = connection.execute(logs.insert().values(**values)).inserted_primary_key[0]
+    connection.commit()
+    return row_id

@@ -3,8 +3,9 @@
 Order of checks as in the plugin: limit, daily quota, GET allowed, company. Then the page comes from
 the caller's read session (lossless paging, deletions forcing a full answer), through the versioned
 cache, or — before the company's first sync — live from Moodle's tables with the same semantics.
-Every call except quota rejections after the first is written to ``local_alx_api_logs``; every
-served page updates the token's ``local_alx_api_sync_status`` row (except in the Disabled sync mode).
+Every call except quota rejections after the first is written to ``local_alx_api_logs`` (a call the
+quota admits as it is admitted, completed when it ends: see :mod:`.quota`); every served page
+updates the token's ``local_alx_api_sync_status`` row (except in the Disabled sync mode).
 """
 
 import time
@@ -21,7 +22,7 @@ from ..sync.state import read_company_state
 from ..sync.status import record_sync_status
 from ..webservice.exceptions import MoodleError
 from ..webservice.functions import ExternalFunction, Rendered
-from .audit import log_call
+from .audit import log_call, rejection_row, reserved_row
 from .company import caller_company
 from .contract import (
     ENDPOINT,
@@ -36,7 +37,7 @@ from .contract import (
 )  # fmt: skip
 from .formatting import api_item
 from .pages import live_page, session_page
-from .quota import enforce_daily_quota
+from .quota import admit_call
 from .sessions import SYNC_MODE_DISABLED, Snapshot, record_page, session_for, token_hash
 
 
@@ -149,7 +150,9 @@ def get_course_progress(context, params):
     started = time.perf_counter()
     details = {"limit": limit, "offset": offset, "request_method": context.method}
     company = company_settings = None
-    record_count, error_message, logged = 0, None, True
+    record_count, error_message = 0, None
+    reservation = None  # the id of the call's log row, written when the quota admits the call
+    rejected = False  # by the quota: the first rejection of the day logs itself, later ones are not logged
     try:
         company = caller_company(connection, tables, user["id"])  # for the log row, also of early errors
         settings = read_plugin_settings(connection, tables)
@@ -161,14 +164,17 @@ def get_course_progress(context, params):
             raise invalid_offset(offset)
         timezone = site_timezone(connection, tables, context.settings.get("ALX_TIMEZONE"))
         company_settings = read_company_settings(connection, tables, company.id) if company else None
-        logged = False  # a quota rejection logs itself (once a day), never here
-        enforce_daily_quota(
-            connection, tables, user_id=user["id"], company_shortname=company.shortname if company else "",
+        row = {
+            "user_id": user["id"], "company_shortname": company.shortname if company else "unknown",
+            "endpoint": ENDPOINT, "ip_address": context.client_ip, "user_agent": context.user_agent, "now": context.now,
+        }  # fmt: skip
+        reservation = admit_call(
+            connection, tables, user_id=user["id"],
             daily_limit=(company_settings and company_settings.rate_limit) or settings.rate_limit, now=context.now,
-            timezone=timezone, ip_address=context.client_ip, user_agent=context.user_agent,
+            timezone=timezone, reservation=reserved_row(**row, details=details),
+            rejection=rejection_row(**{**row, "company_shortname": company.shortname if company else ""}),
             on_first_rejection=lambda count, daily: _alert_first_rejection(context, company, count, daily),
         )  # fmt: skip
-        logged = True
         if context.method == "GET" and not settings.allow_get_method:
             raise get_method_disabled()
         if company is None:
@@ -179,21 +185,23 @@ def get_course_progress(context, params):
             record_sync_status(
                 connection, tables, company.id, token_hash(context.token), record_count, "success", None, context.now
             )
-        return Rendered(page.body)  # the log row below commits the session and status writes with it
+        return Rendered(page.body)  # completing the log row below commits the session and status writes with it
     except Exception as error:
         connection.rollback()  # nothing of a failed call is kept but its log row (and a failed status)
         if isinstance(error, MoodleError):
             error_message = error.message
+            rejected = reservation is None and error.errorcode == "ratelimitexceeded"
         else:
             error_message = "Error reading from database"
             _record_failure(connection, tables, company, company_settings, context.token, str(error)[:500], context.now)
         raise
     finally:
-        if logged:
+        if not rejected:
             log_call(
                 connection, tables, user_id=user["id"], company_shortname=company.shortname if company else "unknown",
                 endpoint=ENDPOINT, record_count=record_count, error_message=error_message, started=started,
                 ip_address=context.client_ip, user_agent=context.user_agent, details=details, now=context.now,
+                reservation=reservation,
             )  # fmt: skip
 
 

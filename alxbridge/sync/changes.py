@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from .scope import exposed_courses_of_all_companies
-from .writer import FULL, Scope, live
+from .writer import FULL, Scope, Shortlist, live
 
 OVERLAP = 3600  # re-read a whole hour before the watermark: late commits and clock skew are seconds
 RECONCILE_EVERY = 24 * 3600
@@ -39,13 +39,25 @@ USER_BUCKETS = 16  # users per course are split by userid % 16 for the digests
 class CompanyPlan:
     companyid: int
     course_ids: frozenset  # the company's exposed courses
-    scopes: tuple  # of writer Scopes; (FULL,) recomputes everything, () nothing
+    shortlist: Shortlist | None  # None recomputes everything; an empty shortlist, nothing
     reason: str
     members_digest: str
 
     @property
     def is_full(self):
-        return self.scopes == (FULL,)
+        return self.shortlist is None
+
+    @property
+    def scopes(self):
+        """The plan as :func:`~.writer.write_company` scopes, for writing the company on its own."""
+        if self.shortlist is None:
+            return (FULL,)
+        scopes = []
+        if self.shortlist.user_ids:
+            scopes.append(Scope(user_ids=self.shortlist.user_ids))
+        if self.shortlist.changed_courses:
+            scopes.append(Scope(course_ids=self.shortlist.changed_courses))
+        return tuple(scopes)
 
 
 def _digest(*parts):
@@ -321,21 +333,17 @@ def _source_changes(connection, tables, since, now, digests, stored):
     )
 
 
-def _incremental_plan(connection, tables, companyid, state, exposed, members_digest, changes):
+def _shortlist(connection, tables, companyid, state, exposed, members_digest, changes):
+    """``(Shortlist or None, reason)``: what changed for an incrementally synced company (None: too much)."""
     stored_courses = decode_courses(state.exposed_courses)
     courses = (changes.courses & exposed) | (exposed ^ stored_courses)
     users = set(changes.users_by_company.get(companyid, ())) | changes.stale_by_company.get(companyid, set())
     if members_digest != state.members_digest:
         users |= users_who_joined_or_left(connection, tables, companyid, exposed)
     if len(users) > MAX_SHORTLIST_USERS or len(courses) > MAX_SHORTLIST_COURSES:
-        return (FULL,), "many changes"
-    scopes = []
-    if users:
-        scopes.append(Scope(user_ids=frozenset(users)))
-    if courses:
-        scopes.append(Scope(course_ids=frozenset(courses)))
-    reason = f"{len(users)} user(s) and {len(courses)} course(s) changed" if scopes else "no changes"
-    return tuple(scopes), reason
+        return None, "many changes"
+    reason = f"{len(users)} user(s) and {len(courses)} course(s) changed" if users or courses else "no changes"
+    return Shortlist(companyid, exposed, frozenset(users), frozenset(courses)), reason
 
 
 def plan_companies(connection, tables, companyids, states, now, force_full=False):
@@ -358,9 +366,9 @@ def plan_companies(connection, tables, companyids, states, now, force_full=False
     for cid in companyids:
         digest = members.get(cid, "")
         if reasons[cid] is None:
-            scopes, reason = _incremental_plan(connection, tables, cid, states[cid], exposed[cid], digest, changes)
+            shortlist, reason = _shortlist(connection, tables, cid, states[cid], exposed[cid], digest, changes)
         else:
-            scopes, reason = (FULL,), reasons[cid]
-        plans.append(CompanyPlan(cid, exposed[cid], scopes, reason, digest))
+            shortlist, reason = None, reasons[cid]
+        plans.append(CompanyPlan(cid, exposed[cid], shortlist, reason, digest))
     changed_digests = {courseid: kinds for courseid, kinds in digests.items() if kinds != stored.get(courseid)}
     return plans, changed_digests

@@ -1,10 +1,14 @@
-"""One sync run: plan every company, write each in its own transaction, record what happened.
+"""One sync run: plan every company, write the changes, record what happened.
 
-A run takes one version (a unix time above every committed version). Each company's rows, its
-committed version, its watermark and its ``cron_task`` status row commit together or not at all,
-so a run killed in the middle of a company leaves that company exactly as it was. A company that
-fails is recorded as failed, keeps its version and is recomputed in full by the next run; the
-other companies still sync. The caller holds the job lock (see :mod:`alxbridge.jobs`).
+A run takes one version (a unix time above every committed version). Companies recomputed in
+full are written one by one; the shortlists of all the others (the hourly case) are written
+together, in one transaction of a handful of statements, so a run costs little per company. Each
+company's rows, its committed version, its watermark and its ``cron_task`` status row commit
+together or not at all, so a run killed in the middle leaves every company it was writing exactly
+as it was. A company that fails is recorded as failed, keeps its version and is recomputed in full
+by the next run; the other companies still sync (when the shortlists fail together, they are
+rolled back and written one by one to find the culprit). The caller holds the job lock (see
+:mod:`alxbridge.jobs`).
 """
 
 import logging
@@ -17,9 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from .changes import encode_courses, plan_companies
-from .state import next_version, read_all_company_states, record_company_failed, record_company_synced
-from .status import clear_company_cache, record_cron_sync, record_run_stats
-from .writer import WriteCounts, write_company
+from .state import Synced, next_version, read_all_company_states, record_companies_synced, record_company_failed
+from .status import clear_company_cache, record_cron_successes, record_cron_sync, record_run_stats
+from .writer import WriteCounts, write_company, write_shortlists
 
 log = logging.getLogger(__name__)
 DIGEST_BATCH = 1000
@@ -32,7 +36,7 @@ class CompanyResult:
     full: bool
     counts: WriteCounts = field(default_factory=WriteCounts)
     users_changed: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # a company written with others gets an equal share of their time
     error: str | None = None
 
 
@@ -152,6 +156,10 @@ def _users_changed(connection, tables, plan, version):
     return connection.execute(query).scalar()
 
 
+def _synced(plan, version=None):
+    return Synced(plan.companyid, plan.members_digest, encode_courses(plan.course_ids), version)
+
+
 def _sync_company(connection, tables, plan, version, started, clock):
     """Write one company and its bookkeeping in one transaction; return its :class:`CompanyResult`."""
     result = CompanyResult(plan.companyid, plan.reason, plan.is_full)
@@ -163,21 +171,34 @@ def _sync_company(connection, tables, plan, version, started, clock):
         changed = result.counts.changed > 0
         if changed:
             result.users_changed = _users_changed(connection, tables, plan, version)
-            clear_company_cache(connection, tables, plan.companyid)
-        record_company_synced(
-            connection,
-            tables,
-            plan.companyid,
-            started=started,
-            full=plan.is_full,
-            members_digest=plan.members_digest,
-            exposed_courses=encode_courses(plan.course_ids),
-            version=version if changed else None,
-        )
+            clear_company_cache(connection, tables, [plan.companyid])
+        synced = _synced(plan, version if changed else None)
+        record_companies_synced(connection, tables, [synced], started=started, full=plan.is_full)
         record_cron_sync(connection, tables, plan.companyid, result.counts.changed, None, now)
         log.debug("company %s: %s; committing", plan.companyid, result.counts)
     result.seconds = time.perf_counter() - begun
     return result
+
+
+def _sync_shortlists(connection, tables, plans, version, started, clock):
+    """Write every shortlisted company and its bookkeeping in one transaction; return their results.
+
+    Must come before any company of the run is written on its own (see :func:`write_shortlists`).
+    """
+    begun = time.perf_counter()
+    with connection.begin():
+        now = int(clock())
+        stamped = write_shortlists(connection, tables, [plan.shortlist for plan in plans], version, now)
+        clear_company_cache(connection, tables, list(stamped))
+        synced = [_synced(plan, version if plan.companyid in stamped else None) for plan in plans]
+        record_companies_synced(connection, tables, synced, started=started, full=False)
+        counts = {plan.companyid: stamped.get(plan.companyid, (WriteCounts(), 0)) for plan in plans}
+        record_cron_successes(connection, tables, {cid: c.changed for cid, (c, _) in counts.items()}, now)
+        log.debug("%d shortlisted companies written, %d changed; committing", len(plans), len(stamped))
+    share = (time.perf_counter() - begun) / len(plans)
+    return [
+        CompanyResult(plan.companyid, plan.reason, False, *counts[plan.companyid], seconds=share) for plan in plans
+    ]
 
 
 def _record_failure(connection, tables, plan, error, clock):
@@ -210,16 +231,33 @@ def run_sync(database, *, full=False, companyid=None, origin="cli", lock=None, o
             plans, course_digests = plan_companies(connection, tables, companyids, states, started, full)
         result = RunResult(runid, version)
         log.info("sync run %s (version %s): %d companies", runid, version, len(plans))
-        for done, plan in enumerate(plans, 1):
+
+        def report(company):
+            result.companies.append(company)
+            if on_company is not None:
+                on_company(company, len(result.companies), len(plans))
+
+        shortlisted = [plan for plan in plans if not plan.is_full]
+        one_by_one = [plan for plan in plans if plan.is_full]
+        if shortlisted:
+            if lock is not None:
+                lock.keep_alive()
+            try:
+                companies = _sync_shortlists(connection, tables, shortlisted, version, started, clock)
+            except Exception as error:  # noqa: BLE001 - retried one by one below, where it is recorded
+                log.warning("shortlisted companies failed together, writing them one by one: %s", error_text(error))
+                one_by_one = plans
+            else:
+                for company in companies:
+                    report(company)
+        for plan in one_by_one:
             if lock is not None:
                 lock.keep_alive()
             try:
                 company = _sync_company(connection, tables, plan, version, started, clock)
             except Exception as error:  # noqa: BLE001 - one failing company must not stop the others
                 company = _record_failure(connection, tables, plan, error, clock)
-            result.companies.append(company)
-            if on_company is not None:
-                on_company(company, done, len(plans))
+            report(company)
         finished = int(clock())
         if companyid is None:
             # Only a run over every company may move the course baselines the shortlist compares with.

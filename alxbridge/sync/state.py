@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..upsert import upsert
+from .upserts import upsert_rows
 
 ERROR_TEXT_LIMIT = 1000
 
@@ -62,24 +63,51 @@ def next_version(connection, tables, now):
     return max(int(now), highest + 1)
 
 
-def record_company_synced(connection, tables, companyid, *, started, full, members_digest, exposed_courses,
-                          version=None):  # fmt: skip
-    """After a successful write: advance the watermark and baselines (and the version, when rows changed)."""
+@dataclass(frozen=True)
+class Synced:
+    """One company written successfully: its new baselines, and ``version`` when its rows changed."""
+
+    companyid: int
+    members_digest: str
+    exposed_courses: str
+    version: int | None = None
+
+
+def record_companies_synced(connection, tables, synced, *, started, full):
+    """After successful writes: advance each company's watermark and baselines, and its version when rows changed.
+
+    One statement for any number of companies. A company whose rows did not change keeps its
+    committed version (a version only ever grows); ``full`` also moves the daily reconciliation.
+    """
     table = tables.local_alxbridge_company
-    values = {
-        "source_watermark": started,
-        "members_digest": members_digest,
-        "exposed_courses": exposed_courses,
-        "needs_full": 0,
-        "failures": 0,
-        "last_error": None,
-        "timemodified": started,
-    }
-    if version is not None:
-        values["committed_version"] = version
-    if full:
-        values["last_full"] = started
-    upsert(connection, table, {"companyid": companyid}, values)
+    rows = [
+        {
+            "companyid": company.companyid,
+            "committed_version": company.version or 0,
+            "source_watermark": started,
+            "last_full": started if full else 0,
+            "members_digest": company.members_digest,
+            "exposed_courses": company.exposed_courses,
+            "needs_full": 0,
+            "failures": 0,
+            "last_error": None,
+            "timemodified": started,
+        }
+        for company in synced
+    ]
+
+    def on_update(new):
+        values = {name: new[name] for name in rows[0] if name not in ("companyid", "committed_version", "last_full")}
+        values["committed_version"] = sa.case(
+            (new.committed_version > table.c.committed_version, new.committed_version),
+            else_=table.c.committed_version,
+        )
+        if full:
+            values["last_full"] = started
+        return values
+
+    if rows:
+        upsert_rows(connection, table, ["companyid"], rows, on_update)
 
 
 def record_company_failed(connection, tables, companyid, error_text, now):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ..plugin_settings import write_plugin_config
 from ..upsert import upsert
+from .upserts import upsert_rows
 
 SYNC_STATUS_ERROR_LIMIT = 1000
 
@@ -47,10 +48,39 @@ def record_cron_sync(connection, tables, companyid, records, error, now):
     record_sync_status(connection, tables, companyid, cron_token_hash(companyid), records, status, error, now)
 
 
-def clear_company_cache(connection, tables, companyid):
-    """Drop the company's rows of the plugin's response cache, as the plugin's task does after a sync."""
+def record_cron_successes(connection, tables, records, now):
+    """:func:`record_cron_sync` of many successful companies in one statement; ``records`` maps company to count."""
+    table = tables.local_alx_api_sync_status
+    rows = [
+        {
+            "companyid": companyid,
+            "token_hash": cron_token_hash(companyid),
+            "last_sync_timestamp": now,
+            "last_sync_records": count,
+            "last_sync_status": "success",
+            "last_sync_error": None,
+            "updated_at": now,
+            "sync_mode": "auto",
+            "sync_window_hours": 24,
+            "total_syncs": 1,
+            "created_at": now,
+        }
+        for companyid, count in sorted(records.items())
+    ]
+    latest = ("last_sync_timestamp", "last_sync_records", "last_sync_status", "last_sync_error", "updated_at")
+
+    def on_update(new):
+        return {**{name: new[name] for name in latest}, "total_syncs": table.c.total_syncs + 1}
+
+    if rows:
+        upsert_rows(connection, table, ["companyid", "token_hash"], rows, on_update)
+
+
+def clear_company_cache(connection, tables, companyids):
+    """Drop the companies' rows of the plugin's response cache, as the plugin's task does after a sync."""
     cache = tables.local_alx_api_cache
-    connection.execute(sa.delete(cache).where(cache.c.companyid == companyid))
+    if companyids:
+        connection.execute(sa.delete(cache).where(cache.c.companyid.in_(sorted(companyids))))
 
 
 def record_run_stats(connection, tables, result, now):

@@ -1,11 +1,15 @@
 """The single writer of ``local_alx_api_reporting``: computed progress in, only real changes out.
 
-For one company (inside the caller's transaction) the computed rows are staged into a temporary
-table with one ``INSERT … SELECT``; three set-based statements then bring the reporting table in
-line: update rows whose content differs (or that were tombstones: re-enrolment revives them, B12),
-insert rows that are new, and tombstone (``is_deleted = 1``) rows of the scope that were not
-computed. Changed rows get ``last_updated = version``; unchanged rows are not touched (B36).
-Nothing crosses the wire per row, and a rollback leaves the company exactly as it was.
+Computed rows are staged into a temporary table with ``INSERT … SELECT``; three set-based
+statements then bring the reporting table in line: update rows whose content differs (or that
+were tombstones: re-enrolment revives them, B12), insert rows that are new, and tombstone
+(``is_deleted = 1``) rows of the scope that were not computed. Changed rows get
+``last_updated = version``; unchanged rows are not touched (B36). Nothing crosses the wire per
+row, and a rollback leaves every company exactly as it was.
+
+:func:`write_company` writes one company (a full recompute, or a retry on its own);
+:func:`write_shortlists` writes the shortlists of any number of companies with the same handful
+of statements, so an hourly run does not pay per company.
 """
 
 import functools
@@ -16,8 +20,10 @@ import sqlalchemy as sa
 from ..schema.xmldb import MYSQL_TABLE_OPTIONS
 from .progress import PROGRESS_COLUMNS, progress_query
 
-KEY_COLUMNS = ("userid", "courseid")
+KEY_COLUMNS = ("userid", "courseid", "companyid")
+STAGE_COLUMNS = (*PROGRESS_COLUMNS, "companyid")
 CONTENT_COLUMNS = tuple(column for column in PROGRESS_COLUMNS if column not in KEY_COLUMNS)
+SELECTS_PER_STATEMENT = 100  # companies staged per INSERT … SELECT (SQLite allows 500 compound terms)
 
 
 @dataclass(frozen=True)
@@ -52,30 +58,49 @@ class WriteCounts:
         return self.created + self.updated + self.deleted
 
 
-@functools.cache
-def staging_table(reporting):
-    """A temporary table shaped like the computed rows, keyed by (user, course), for ``reporting``'s prefix.
+def _temporary_table(reporting, name, columns, key):
+    """A temporary table named after ``reporting``'s prefix, its key declared inline.
 
-    The key is declared inline: MySQL commits the transaction on ``CREATE INDEX`` even for a
-    temporary table, but not on ``CREATE TEMPORARY TABLE`` or ``DROP TEMPORARY TABLE``.
+    MySQL commits the transaction on ``CREATE INDEX`` even for a temporary table, but not on
+    ``CREATE TEMPORARY TABLE`` or ``DROP TEMPORARY TABLE``.
     """
     prefix = reporting.name[: -len("local_alx_api_reporting")]
     return sa.Table(
-        f"{prefix}local_alxbridge_stage",
+        f"{prefix}local_alxbridge_{name}",
         sa.MetaData(),
-        *(sa.Column(name, reporting.c[name].type, nullable=False) for name in PROGRESS_COLUMNS),
-        sa.PrimaryKeyConstraint(*KEY_COLUMNS),
+        *(sa.Column(column, reporting.c[column].type, nullable=False) for column in columns),
+        sa.PrimaryKeyConstraint(*key),
         prefixes=["TEMPORARY"],
         **MYSQL_TABLE_OPTIONS,
     )
 
 
-def _drop_staging(connection, stage):
-    name = connection.dialect.identifier_preparer.quote(stage.name)
+@functools.cache
+def staging_table(reporting):
+    """The computed rows of one write, keyed like the reporting table's unique index."""
+    return _temporary_table(reporting, "stage", STAGE_COLUMNS, KEY_COLUMNS)
+
+
+@functools.cache
+def scope_tables(reporting):
+    """``(users, courses)``: the (company, user) and (company, course) pairs a batch of shortlists recomputes."""
+    return (
+        _temporary_table(reporting, "scope_users", ("companyid", "userid"), ("companyid", "userid")),
+        _temporary_table(reporting, "scope_courses", ("companyid", "courseid"), ("companyid", "courseid")),
+    )
+
+
+def _drop(connection, table):
+    name = connection.dialect.identifier_preparer.quote(table.name)
     if connection.dialect.name in ("mysql", "mariadb"):
         connection.execute(sa.text(f"DROP TEMPORARY TABLE IF EXISTS {name}"))
     else:
         connection.execute(sa.text(f"DROP TABLE IF EXISTS temp.{name}"))
+
+
+def _create(connection, table):
+    _drop(connection, table)  # left over when an earlier transaction rolled back on MySQL
+    table.create(connection)
 
 
 def live(reporting):
@@ -98,6 +123,57 @@ def _differs(left, right):
     return left != right
 
 
+def _company_progress(tables, companyid, course_ids, now, user_ids=None):
+    """The company's computed rows in the staging table's column order."""
+    query = progress_query(tables, companyid, course_ids, now, user_ids)
+    return query.add_columns(sa.literal(companyid, sa.Integer).label("companyid"))
+
+
+def _stage(connection, stage, selects):
+    for start in range(0, len(selects), SELECTS_PER_STATEMENT):
+        chunk = selects[start : start + SELECTS_PER_STATEMENT]
+        query = chunk[0] if len(chunk) == 1 else sa.union_all(*chunk)
+        connection.execute(sa.insert(stage).from_select(STAGE_COLUMNS, query))
+
+
+def _same_key(reporting, stage):
+    return sa.and_(*(reporting.c[key] == stage.c[key] for key in KEY_COLUMNS))
+
+
+def _update_and_insert(connection, reporting, stage, version, now):
+    """Bring staged rows into the reporting table; return ``(updated, created)``."""
+    updated = connection.execute(
+        sa.update(reporting)
+        .where(
+            _same_key(reporting, stage),
+            sa.or_(reporting.c.is_deleted != 0, *(_differs(reporting.c[c], stage.c[c]) for c in CONTENT_COLUMNS)),
+        )
+        .values(
+            {**{c: stage.c[c] for c in CONTENT_COLUMNS}, "is_deleted": 0, "last_updated": version, "updated_at": now}
+        )
+    ).rowcount
+    existing = reporting.alias("existing")
+    created = connection.execute(
+        sa.insert(reporting).from_select(
+            [*STAGE_COLUMNS, "last_updated", "is_deleted", "created_at", "updated_at"],
+            sa.select(
+                *(stage.c[c] for c in STAGE_COLUMNS),
+                *(sa.literal(value, sa.Integer) for value in (version, 0, now, now)),
+            ).where(~sa.exists().where(_same_key(existing, stage))),
+        )
+    ).rowcount
+    return updated, created
+
+
+def _tombstone(reporting, stage, version, now, *in_scope):
+    """Tombstone the live rows in scope that were not computed."""
+    return (
+        sa.update(reporting)
+        .where(*in_scope, live(reporting), ~sa.exists().where(_same_key(reporting, stage)))
+        .values(is_deleted=1, last_updated=version, updated_at=now)
+    )
+
+
 def write_company(connection, tables, companyid, course_ids, version, now, scope=FULL):
     """Replace the company's reporting rows within ``scope`` by its computed progress; return the counts.
 
@@ -108,53 +184,90 @@ def write_company(connection, tables, companyid, course_ids, version, now, scope
     if scope.course_ids is not None:
         course_ids = frozenset(course_ids) & scope.course_ids
 
-    _drop_staging(connection, stage)  # left over when an earlier transaction rolled back on MySQL
-    stage.create(connection)
-    connection.execute(
-        sa.insert(stage).from_select(
-            PROGRESS_COLUMNS, progress_query(tables, companyid, course_ids, now, scope.user_ids)
-        )
-    )
+    _create(connection, stage)
+    _stage(connection, stage, [_company_progress(tables, companyid, course_ids, now, scope.user_ids)])
+    updated, created = _update_and_insert(connection, reporting, stage, version, now)
     in_scope = [reporting.c.companyid == companyid]
     if scope.user_ids is not None:
         in_scope.append(reporting.c.userid.in_(sorted(scope.user_ids)))
     if scope.course_ids is not None:
         in_scope.append(reporting.c.courseid.in_(sorted(scope.course_ids)))
-    same_key = sa.and_(*(reporting.c[key] == stage.c[key] for key in KEY_COLUMNS))
-
-    updated = connection.execute(
-        sa.update(reporting)
-        .where(
-            reporting.c.companyid == companyid,
-            same_key,
-            sa.or_(reporting.c.is_deleted != 0, *(_differs(reporting.c[c], stage.c[c]) for c in CONTENT_COLUMNS)),
-        )
-        .values(
-            {**{c: stage.c[c] for c in CONTENT_COLUMNS}, "is_deleted": 0, "last_updated": version, "updated_at": now}
-        )
-    ).rowcount
-
-    existing = reporting.alias("existing")
-    created = connection.execute(
-        sa.insert(reporting).from_select(
-            [*PROGRESS_COLUMNS, "companyid", "last_updated", "is_deleted", "created_at", "updated_at"],
-            sa.select(
-                *(stage.c[c] for c in PROGRESS_COLUMNS),
-                *(sa.literal(value, sa.Integer) for value in (companyid, version, 0, now, now)),
-            ).where(
-                ~sa.exists().where(
-                    existing.c.companyid == companyid,
-                    existing.c.userid == stage.c.userid,
-                    existing.c.courseid == stage.c.courseid,
-                )
-            ),
-        )
-    ).rowcount
-
-    deleted = connection.execute(
-        sa.update(reporting)
-        .where(*in_scope, live(reporting), ~sa.exists().where(same_key))
-        .values(is_deleted=1, last_updated=version, updated_at=now)
-    ).rowcount
-    _drop_staging(connection, stage)
+    deleted = connection.execute(_tombstone(reporting, stage, version, now, *in_scope)).rowcount
+    _drop(connection, stage)
     return WriteCounts(created=created, updated=updated, deleted=deleted)
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    """What one company's hourly write recomputes: some users' rows, and every row of some courses."""
+
+    companyid: int
+    course_ids: frozenset  # the company's exposed courses
+    user_ids: frozenset
+    changed_courses: frozenset  # may include courses no longer exposed: their rows become tombstones
+
+    def selects(self, tables, now):
+        whole = self.course_ids & self.changed_courses
+        rest = self.course_ids - whole
+        if whole:
+            yield _company_progress(tables, self.companyid, whole, now)
+        if self.user_ids and rest:
+            yield _company_progress(tables, self.companyid, rest, now, self.user_ids)
+
+
+def _stamped(connection, reporting, version, first_new_id):
+    """``{companyid: (WriteCounts, users changed)}`` from the rows stamped with ``version``.
+
+    Only this write has stamped rows with the run's new version so far (the caller writes
+    shortlists before any company of the run is written on its own), so the ``last_updated``
+    index finds exactly them; rows with ids from ``first_new_id`` on were inserted by it.
+    """
+    new = sa.case((reporting.c.id >= first_new_id, 1), else_=0)
+    query = (
+        sa.select(
+            reporting.c.companyid,
+            sa.func.count(),
+            sa.func.sum(new),
+            sa.func.sum(reporting.c.is_deleted),
+            sa.func.count(sa.distinct(reporting.c.userid)),
+        )
+        .where(reporting.c.last_updated == version)
+        .group_by(reporting.c.companyid)
+    )
+    stamped = {}
+    for companyid, total, created, deleted, users in connection.execute(query):
+        created, deleted = int(created), int(deleted)
+        stamped[companyid] = (WriteCounts(created, int(total) - created - deleted, deleted), int(users))
+    return stamped
+
+
+def write_shortlists(connection, tables, shortlists, version, now):
+    """Write many companies' shortlists in one go, inside the caller's transaction.
+
+    Returns ``{companyid: (WriteCounts, users changed)}`` for the companies whose rows changed.
+    Must run before any other write of the run with ``version`` (see :func:`_stamped`).
+    """
+    reporting = tables.local_alx_api_reporting
+    stage = staging_table(reporting)
+    scoped_users, scoped_courses = scope_tables(reporting)
+    scopes = (
+        (scoped_users, "userid", [{"companyid": s.companyid, "userid": u} for s in shortlists for u in s.user_ids]),
+        (
+            scoped_courses,
+            "courseid",
+            [{"companyid": s.companyid, "courseid": c} for s in shortlists for c in s.changed_courses],
+        ),
+    )
+    _create(connection, stage)
+    _stage(connection, stage, [select for shortlist in shortlists for select in shortlist.selects(tables, now)])
+    first_new_id = (connection.execute(sa.select(sa.func.max(reporting.c.id))).scalar() or 0) + 1
+    _update_and_insert(connection, reporting, stage, version, now)
+    for table, column, rows in scopes:
+        if rows:
+            _create(connection, table)
+            connection.execute(sa.insert(table), rows)
+            in_scope = (reporting.c.companyid == table.c.companyid, reporting.c[column] == table.c[column])
+            connection.execute(_tombstone(reporting, stage, version, now, *in_scope))
+            _drop(connection, table)
+    _drop(connection, stage)
+    return _stamped(connection, reporting, version, first_new_id)

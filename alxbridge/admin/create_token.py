@@ -1,0 +1,62 @@
+"""``create_token.php``: issue a reporting token to one of a company's users (the plugin's docs promised it).
+
+The new token is rendered once, in the answer to the POST that created it: it is never put in a
+redirect, the session or a log; afterwards the list shows its first 8 characters only.
+"""
+
+from flask import request
+
+from ..extensions import get_database
+from ..metrics.limits import all_companies
+from ..metrics.tokens import service_tokens
+from ..token_admin import company_members, parse_token_request, token_companies
+from ..tokens import TokenError, report_service
+from ..tokens import create_token as issue_token
+from . import bp
+from .layout import render_page, site_moment
+
+
+def _page(companyid, *, form=None, errors=(), issued=None, status=200):
+    """The page; ``issued`` is ``(token, request)`` right after a token was created."""
+    database = get_database()
+    with database.connect() as connection:
+        moment = site_moment(connection)
+        companies = all_companies(connection, database.tables)
+        company = next((c for c in companies if c.id == companyid), None)
+        members = company_members(connection, database.tables, company.id) if company else []
+        try:
+            service, service_problem = report_service(connection, database.tables), None
+        except TokenError as error:
+            service, service_problem = None, str(error)
+        tokens = service_tokens(connection, database.tables, moment.now)
+        owners = token_companies(connection, database.tables, tokens)
+    return render_page(
+        "admin/create_token.html", title="Create API Token", active="admin.create_token", companies=companies,
+        company=company, members=members, service=service, service_problem=service_problem, tokens=tokens,
+        owners=owners, form=form or {}, errors=errors, issued=issued, timezone=moment.timezone, status=status,
+    )  # fmt: skip
+
+
+@bp.route("/create_token.php", methods=["GET", "POST"])
+def create_token():
+    if request.method == "GET":
+        return _page(request.args.get("companyid", 0, type=int))
+    companyid = request.form.get("companyid", 0, type=int)
+    form = request.form.to_dict(flat=False)
+    database = get_database()
+    with database.begin() as connection:
+        moment = site_moment(connection)
+        members = company_members(connection, database.tables, companyid)
+        token_request, errors = parse_token_request(form, members, moment.timezone, moment.now)
+        token = None
+        if token_request is not None:
+            try:
+                token = issue_token(
+                    connection, database.tables, token_request.owner.username, valid_until=token_request.valid_until,
+                    ip_restriction=token_request.ip_restriction, now=moment.now,
+                )  # fmt: skip
+            except TokenError as error:
+                errors = [str(error)]
+    if token is None:
+        return _page(companyid, form=request.form, errors=errors, status=400)
+    return _page(companyid, issued=(token, token_request))

@@ -1,0 +1,86 @@
+"""``monitoring_dashboard_new.php``: the three-tab monitor (Auto-Sync, Performance, Security) of the product's guide.
+
+``monitoring_dashboard.php`` (the plugin's "System Health & Alerts", whose numbers came from
+missing tables and columns) shows the same three tabs: the plugin's admin menu already sent its
+"Monitoring" entry to the new dashboard. The tab is chosen server-side by ``?tab=``.
+"""
+
+from flask import current_app, request
+
+from ..extensions import get_database
+from ..metrics.alert_log import recent_alerts, site_admins
+from ..metrics.api_usage import call_stats, recent_errors, traffic, user_usage_today
+from ..metrics.cache import cache_outcomes
+from ..metrics.company_performance import company_performance
+from ..metrics.limits import DailyLimits
+from ..metrics.overview import active_reporting_rows, company_count
+from ..metrics.security import security_status
+from ..metrics.sync import scheduler_timezone, trend_summary
+from ..metrics.sync_activity import company_syncs, sync_days
+from ..metrics.sync_state import sync_overview
+from ..metrics.tokens import token_counts
+from ..plugin_settings import read_plugin_settings
+from . import bp
+from .layout import render_page, site_moment
+
+TABS = (("autosync", "Auto-Sync"), ("performance", "Performance"), ("security", "Security"))
+RECENT_ROWS = 20
+
+
+def _autosync(connection, tables, settings, moment):
+    zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
+    days = sync_days(connection, tables, moment)
+    return {
+        "sync": sync_overview(connection, tables, settings, moment, zone),
+        "days": days,
+        "trend": trend_summary(days),
+        "companies": company_syncs(connection, tables, moment),
+    }
+
+
+def _performance(connection, tables, settings, moment):
+    return {
+        "stats": call_stats(connection, tables, moment.midnight, moment.now),
+        "cache": cache_outcomes(connection, tables, moment.midnight, moment.now),
+        "records": active_reporting_rows(connection, tables),
+        "hours": traffic(connection, tables, moment.hour_buckets()),
+        "companies": company_performance(
+            connection, tables, DailyLimits(connection, tables, settings), moment, moment.midnight
+        ),
+    }
+
+
+def _security(connection, tables, settings, moment):
+    users = user_usage_today(connection, tables, DailyLimits(connection, tables, settings), moment)
+    return {
+        "security": security_status(connection, tables, settings, moment, request.scheme == "https"),
+        "tokens": token_counts(connection, tables, moment.now),
+        "reached": [user for user in users if user.limit_reached],
+        "errors": recent_errors(connection, tables, RECENT_ROWS),
+        "admins": site_admins(connection, tables),
+        "alerts": recent_alerts(connection, tables, RECENT_ROWS),
+    }
+
+
+TAB_DATA = {"autosync": _autosync, "performance": _performance, "security": _security}
+
+
+@bp.route("/monitoring_dashboard_new.php")
+def monitoring_dashboard_new():
+    tab = request.args.get("tab", "autosync")
+    tab = tab if tab in TAB_DATA else "autosync"
+    database = get_database()
+    with database.connect() as connection:
+        moment = site_moment(connection)
+        settings = read_plugin_settings(connection, database.tables)
+        context = TAB_DATA[tab](connection, database.tables, settings, moment)
+        companies = company_count(connection, database.tables)
+    return render_page(
+        "admin/monitoring_dashboard.html", title="Monitoring Dashboard", active="admin.monitoring_dashboard_new",
+        tabs=TABS, tab=tab, moment=moment, settings=settings, company_count=companies, **context,
+    )  # fmt: skip
+
+
+@bp.route("/monitoring_dashboard.php")
+def monitoring_dashboard():
+    return monitoring_dashboard_new()

@@ -1,0 +1,45 @@
+"""``check_rate_limit.php``: the Rate Limit & Security Monitor (the plugin's archived verification page, made whole).
+
+Per company and per caller: today's calls against the daily limit that applies (see
+:mod:`alxbridge.metrics.limits`), the latest calls with their real IP address and user agent
+(the plugin read misspelt columns and showed none), recent errors and rate-limit alerts, and the
+plugin service's tokens, masked.
+"""
+
+from ..extensions import get_database
+from ..metrics.alert_log import RATE_LIMIT_TYPES, recent_alerts
+from ..metrics.api_usage import company_usage, quota_summary, recent_calls, recent_errors, user_usage_today
+from ..metrics.limits import DailyLimits, all_companies
+from ..metrics.tokens import plugin_service, service_tokens
+from ..plugin_settings import read_plugin_settings
+from . import bp
+from .layout import render_page, site_moment
+
+RECENT_CALLS = 20
+RECENT_ERRORS = 10
+RECENT_ALERTS = 20
+
+
+@bp.route("/check_rate_limit.php")
+def check_rate_limit():
+    database = get_database()
+    tables = database.tables
+    with database.connect() as connection:
+        moment = site_moment(connection)
+        settings = read_plugin_settings(connection, tables)
+        limits = DailyLimits(connection, tables, settings)
+        users = user_usage_today(connection, tables, limits, moment)
+        context = {
+            "users": users,
+            "quota": quota_summary(users),
+            "companies": company_usage(all_companies(connection, tables), limits, users),
+            "calls": recent_calls(connection, tables, RECENT_CALLS),
+            "errors": recent_errors(connection, tables, RECENT_ERRORS),
+            "alerts": recent_alerts(connection, tables, RECENT_ALERTS, RATE_LIMIT_TYPES),
+            "service": plugin_service(connection, tables),
+            "tokens": service_tokens(connection, tables, moment.now),
+        }
+    return render_page(
+        "admin/check_rate_limit.html", title="Rate Limit & Security Monitor", active="admin.check_rate_limit",
+        moment=moment, settings=settings, **context,
+    )  # fmt: skip

@@ -1,0 +1,35 @@
+/* Control Center header: refresh the four numbers from ajax_stats.php every 30 s (the plugin's cadence). */
+(function () {
+  "use strict";
+  var REFRESH_MS = 30000;
+  var FIELDS = {
+    "total-records": "total_records",
+    "active-companies": "total_companies",
+    "api-calls-today": "api_calls_today",
+    "system-health": "health_label"
+  };
+
+  function refresh(box) {
+    fetch(box.getAttribute("data-refresh-url"), {
+      headers: { "X-Requested-With": "fetch", "Accept": "application/json" },
+      credentials: "same-origin"
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      return response.json();
+    }).then(function (stats) {
+      stats.health_label = { healthy: "Healthy", warning: "Warning", error: "Error" }[stats.health_status];
+      Object.keys(FIELDS).forEach(function (id) {
+        var element = document.getElementById(id);
+        if (element) { element.textContent = stats[FIELDS[id]]; }
+      });
+      box.removeAttribute("data-stale");
+    }).catch(function () {
+      box.setAttribute("data-stale", "1");  /* keep the last numbers; the page still works */
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("cc-stats");
+    if (box) { window.setInterval(function () { refresh(box); }, REFRESH_MS); }
+  });
+})();

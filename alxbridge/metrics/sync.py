@@ -1,0 +1,174 @@
+"""The sync's numbers for the auto-sync page: the last run's statistics, run records, scheduler health.
+
+Runs per day and the per-company sync table are :mod:`.sync_activity`'s (the monitoring
+dashboard shows them too). Scheduler health replaces the plugin's ``task_scheduled`` and
+``lastcronstart``: the bridge's own scheduler records each job's last scheduled slot in
+``local_alxbridge_job``.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from apscheduler.triggers.cron import CronTrigger
+
+from ..plugin_settings import read_plugin_settings
+from ..scheduler import JOBS
+from .api_usage import percent
+from .sync_activity import ENDED
+
+LATE_AFTER_PERIODS = 2  # a scheduled job is late when its last slot is older than two of its periods
+RECENT_RUNS = 10
+JOB_CADENCES = {"sync": "hourly, at minute 0", "alerts": "every 15 minutes", "retention": "daily at 03:30"}
+
+
+@dataclass(frozen=True)
+class LastSyncStats:
+    """``last_sync_stats`` and ``last_auto_sync`` as the last run over every company wrote them."""
+
+    last_auto_sync: int
+    companies_processed: int = 0
+    users_updated: int = 0
+    records_updated: int = 0
+    records_created: int = 0
+    records_deleted: int = 0
+    errors: int = 0
+    companies_with_errors: tuple = ()
+
+
+def last_sync_stats(connection, tables):
+    settings = read_plugin_settings(connection, tables)
+    try:
+        stats = json.loads(settings.raw.get("last_sync_stats") or "{}")
+    except ValueError:
+        stats = {}
+    if not isinstance(stats, dict):
+        stats = {}
+
+    def number(key):
+        value = stats.get(key)
+        return value if isinstance(value, int) else 0
+
+    return LastSyncStats(
+        last_auto_sync=settings.last_auto_sync,
+        companies_processed=number("companies_processed"),
+        users_updated=number("total_users_updated"),
+        records_updated=number("total_records_updated"),
+        records_created=number("total_records_created"),
+        records_deleted=number("total_records_deleted"),
+        errors=number("total_errors"),
+        companies_with_errors=tuple(stats.get("companies_with_errors") or ()),
+    )
+
+
+def scheduler_timezone(zone_name):
+    """The zone the scheduler's cron triggers use: ``ALX_TIMEZONE``, else the server's."""
+    return ZoneInfo(zone_name) if zone_name else datetime.now().astimezone().tzinfo
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    name: str
+    cadence: str
+    period: int
+    last_slot: int  # start of the last slot the scheduler ran (0: never)
+    last_status: str
+    last_message: str
+    timestarted: int  # the last run by anyone (scheduler, CLI, admin pages)
+    timefinished: int
+    next_run: int
+    on_schedule: bool
+
+
+def scheduler_health(connection, tables, now, timezone):
+    """One :class:`JobHealth` per scheduled job: its last runs and whether the scheduler keeps its cadence.
+
+    Only scheduled starts record a slot, so a job is on schedule when its last slot is at most
+    :data:`LATE_AFTER_PERIODS` periods old, whoever else ran it since.
+    """
+    table = tables.local_alxbridge_job
+    rows = {
+        row.name: row
+        for row in connection.execute(sa.select(table).where(table.c.name.in_([job.name for job in JOBS])))
+    }
+    moment = datetime.fromtimestamp(now, timezone)
+    health = []
+    for job in JOBS:
+        row = rows.get(job.name)
+        last_slot = row.last_slot if row else 0
+        next_run = CronTrigger(**job.cron, timezone=timezone).get_next_fire_time(None, moment)
+        health.append(
+            JobHealth(
+                name=job.name,
+                cadence=JOB_CADENCES.get(job.name, ""),
+                period=job.period,
+                last_slot=last_slot,
+                last_status=(row.last_status if row else "") or "",
+                last_message=(row.last_message if row else "") or "",
+                timestarted=row.timestarted if row else 0,
+                timefinished=row.timefinished if row else 0,
+                next_run=int(next_run.timestamp()),
+                on_schedule=last_slot > 0 and now - last_slot <= LATE_AFTER_PERIODS * job.period,
+            )
+        )
+    return health
+
+
+def average_run_seconds(connection, tables, since, until):
+    """Mean duration in seconds (one decimal) of the runs started in ``[since, until]`` that ended, else ``None``."""
+    runs = tables.local_alxbridge_sync_run
+    average = connection.execute(
+        sa.select(sa.func.avg(runs.c.timefinished - runs.c.timestarted)).where(
+            runs.c.timestarted >= since, runs.c.timestarted <= until, runs.c.status.in_(ENDED)
+        )
+    ).scalar()
+    return None if average is None else round(float(average), 1)
+
+
+def recent_runs(connection, tables, limit=RECENT_RUNS):
+    runs = tables.local_alxbridge_sync_run
+    return connection.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit)).all()
+
+
+def sync_run(connection, tables, runid):
+    runs = tables.local_alxbridge_sync_run
+    return connection.execute(sa.select(runs).where(runs.c.id == runid)).first()
+
+
+def running_run(connection, tables):
+    """The run in progress, if any (the sync lock allows one)."""
+    runs = tables.local_alxbridge_sync_run
+    return connection.execute(
+        sa.select(runs).where(runs.c.status == "running").order_by(runs.c.id.desc()).limit(1)
+    ).first()
+
+
+def api_configured_companies(connection, tables):
+    """Companies with at least one row of their own in ``local_alx_api_settings`` (the plugin's "API Configured")."""
+    settings, company = tables.local_alx_api_settings, tables.company
+    return connection.execute(
+        sa.select(sa.func.count(sa.distinct(settings.c.companyid))).join(company, company.c.id == settings.c.companyid)
+    ).scalar()
+
+
+@dataclass(frozen=True)
+class TrendSummary:
+    """The side numbers of the 7-day chart, from :func:`~alxbridge.metrics.sync_activity.sync_days`."""
+
+    ended: int
+    successful: int
+    days: int
+
+    @property
+    def success_rate(self):
+        return percent(self.successful, self.ended)
+
+    @property
+    def per_day(self):
+        return round(self.ended / self.days, 1) if self.days else 0
+
+
+def trend_summary(days):
+    return TrendSummary(sum(day.ended for day in days), sum(day.succeeded for day in days), len(days))

@@ -1,0 +1,107 @@
+"""The web service tokens clients call the API with, counted and listed without revealing them.
+
+**Active token** (variant (a) of the plugin, its Control Center's): a permanent token
+(``tokentype = 0``) of the plugin's service (``alx_report_api_custom``, else ``alx_report_api``)
+whose ``validuntil`` is 0/NULL (never expires) or not yet passed (Moodle's own test). The plugin's other formulas missed
+never-expiring tokens (``validuntil IS NULL OR > now``) or counted other services' tokens.
+An **expired** token is one of those with ``validuntil`` in the past (Moodle deletes it on its next use).
+Tokens are shown by their first 8 characters only.
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..tokens import PERMANENT_TOKEN, TokenError, report_service
+
+SHOWN_CHARACTERS = 8
+
+
+def mask(token):
+    return f"{token[:SHOWN_CHARACTERS]}…"
+
+
+def plugin_service(connection, tables):
+    """The plugin's external service row (``id``, ``shortname``, ``enabled``), or ``None``."""
+    try:
+        return report_service(connection, tables)
+    except TokenError:
+        return None
+
+
+def _never_expires(tokens):
+    return sa.or_(tokens.c.validuntil.is_(None), tokens.c.validuntil == 0)
+
+
+def _expired(tokens, now):
+    return sa.and_(tokens.c.validuntil > 0, tokens.c.validuntil < now)
+
+
+def _permanent_of(tokens, service_id):
+    return sa.and_(tokens.c.externalserviceid == service_id, tokens.c.tokentype == PERMANENT_TOKEN)
+
+
+def _count(connection, tables, service_id, condition):
+    tokens = tables.external_tokens
+    query = sa.select(sa.func.count()).select_from(tokens).where(_permanent_of(tokens, service_id), condition)
+    return connection.execute(query).scalar()
+
+
+def active_token_count(connection, tables, service_id, now):
+    """Active permanent tokens of the service ``service_id``."""
+    tokens = tables.external_tokens
+    return _count(connection, tables, service_id, sa.or_(_never_expires(tokens), tokens.c.validuntil >= now))
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    active: int = 0
+    expired: int = 0
+
+
+def token_counts(connection, tables, now):
+    """Active and expired permanent tokens of the plugin's service (none without the service)."""
+    service = plugin_service(connection, tables)
+    if service is None:
+        return TokenCounts()
+    expired = _count(connection, tables, service.id, _expired(tables.external_tokens, now))
+    return TokenCounts(active_token_count(connection, tables, service.id, now), expired)
+
+
+@dataclass(frozen=True)
+class ServiceToken:
+    masked: str
+    userid: int
+    name: str
+    timecreated: int
+    validuntil: int | None
+    lastaccess: int | None
+    iprestriction: str | None
+    active: bool
+
+
+def service_tokens(connection, tables, now):
+    """The plugin service's permanent tokens, masked, newest first."""
+    service = plugin_service(connection, tables)
+    if service is None:
+        return []
+    tokens, user = tables.external_tokens, tables.user
+    rows = connection.execute(
+        sa.select(
+            tokens.c.token, tokens.c.userid, user.c.firstname, user.c.lastname, user.c.username,
+            tokens.c.timecreated, tokens.c.validuntil, tokens.c.lastaccess, tokens.c.iprestriction,
+            _never_expires(tokens).label("never_expires"),
+        )
+        .select_from(tokens.outerjoin(user, user.c.id == tokens.c.userid))
+        .where(_permanent_of(tokens, service.id))
+        .order_by(tokens.c.timecreated.desc(), tokens.c.id.desc())
+    ).all()  # fmt: skip
+    return [
+        ServiceToken(
+            mask(row.token), row.userid,
+            f"{row.firstname or ''} {row.lastname or ''}".strip() or row.username or f"User ID {row.userid}",
+            row.timecreated, None if row.never_expires else row.validuntil, row.lastaccess, row.iprestriction,
+            bool(row.never_expires) or row.validuntil >= now,
+        )
+        for row in rows
+    ]  # fmt: skip

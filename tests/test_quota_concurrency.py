@@ -1,0 +1,155 @@
+"""The daily quota is exact under concurrency: N simultaneous calls of one user never pass at ``limit - 1``.
+
+The plugin counted the log and wrote the call's row at the end of the call, so every call that
+started before the first one ended saw the same count. The bridge reserves the row as it admits the
+call, under a per-user database lock (``GET_LOCK`` on MariaDB, a process lock on SQLite's
+single-process demo), and completes the row when the call ends.
+"""
+
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+
+import pytest
+import sqlalchemy as sa
+
+from alxbridge.demo import build_demo_site
+from alxbridge.locks import LockTimeout, section_lock
+from alxbridge.plugin_settings import write_plugin_config
+from alxbridge.reporting.audit import rejection_row, reserved_row
+from alxbridge.reporting.quota import admit_call
+
+from .conftest import make_app
+from .live_server import live_server
+
+PROGRESS = "local_alx_report_api_get_course_progress"
+LIMIT = 7
+CALLERS = 20
+
+
+@pytest.fixture(scope="module")
+def site(database_url):
+    app = make_app(database_url)
+    database = app.extensions["alx_database"]
+    logins = build_demo_site(database, companies=2, users=20, courses=4)
+    token = next(t for t in logins.tokens if t.token)
+    tables = database.tables
+    with database.begin() as connection:
+        query = sa.select(tables.user.c.id).where(tables.user.c.username == token.username)
+        user_id = connection.execute(query).scalar()
+    yield app, database, token.token, user_id
+    database.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean(site):
+    _, database, _, _ = site
+    tables = database.tables
+    with database.begin() as connection:
+        connection.execute(tables.local_alx_api_logs.delete())
+        connection.execute(tables.local_alx_api_alerts.delete())
+        settings = tables.local_alx_api_settings
+        connection.execute(settings.delete().where(settings.c.setting_name == "rate_limit"))
+        write_plugin_config(connection, tables, {"rate_limit": LIMIT})
+
+
+def call(url, token):
+    body = urllib.parse.urlencode({"wstoken": token, "wsfunction": PROGRESS, "moodlewsrestformat": "json", "limit": 50})
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(url).netloc, timeout=60)
+    try:
+        connection.request(
+            "POST", "/webservice/rest/server.php", body, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        return json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+
+
+def log_rows(database, user_id):
+    logs = database.tables.local_alx_api_logs
+    with database.connect() as connection:
+        return connection.execute(sa.select(logs).where(logs.c.userid == user_id).order_by(logs.c.id)).mappings().all()
+
+
+def test_simultaneous_calls_of_one_user_pass_exactly_the_daily_limit(site):
+    app, database, token, user_id = site
+    barrier = threading.Barrier(CALLERS)
+    answers = [None] * CALLERS
+
+    def caller(index):
+        barrier.wait()
+        answers[index] = call(url, token)
+
+    with live_server(app) as url:
+        threads = [threading.Thread(target=caller, args=(i,)) for i in range(CALLERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    pages = [a for a in answers if isinstance(a, list)]
+    refused = [a for a in answers if isinstance(a, dict) and a.get("errorcode") == "ratelimitexceeded"]
+    assert (len(pages), len(refused)) == (LIMIT, CALLERS - LIMIT), answers
+    assert {a["message"] for a in refused} == {"Daily rate limit exceeded"}
+
+    rows = log_rows(database, user_id)
+    calls = [r for r in rows if r["error_message"] is None]
+    rejections = [r for r in rows if r["error_message"] is not None]
+    assert len(rows) == LIMIT + 1  # the admitted calls and the day's first rejection, once
+    assert [r["error_message"] for r in rejections] == [f"Rate limit exceeded: {LIMIT}/{LIMIT} requests"]
+    assert all(float(r["response_time_ms"]) > 0 for r in calls)  # every reserved row was completed
+    assert sorted(r["record_count"] for r in calls) == sorted(len(p) for p in pages)
+    assert all(json.loads(r["additional_data"])["limit"] == 50 for r in calls)
+    alerts = database.tables.local_alx_api_alerts
+    with database.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(alerts)).scalar() == 1
+
+
+def test_a_call_whose_process_dies_keeps_its_row_and_its_lock_is_freed(site):
+    """The reserved row was a call: it stays and counts. GET_LOCK dies with the holder's connection."""
+    _, database, _, user_id = site
+    tables, now = database.tables, int(time.time())
+    row = {"user_id": user_id, "company_shortname": "X", "endpoint": "get_course_progress", "ip_address": "127.0.0.1",
+           "user_agent": "test", "now": now}  # fmt: skip
+
+    def admit(connection):
+        return admit_call(
+            connection, tables, user_id=user_id, daily_limit=LIMIT, now=now, timezone=None,
+            reservation=reserved_row(**row, details={"limit": 1}), rejection=rejection_row(**row),
+            on_first_rejection=lambda count, limit: None,
+        )  # fmt: skip
+
+    dying = database.engine.connect()
+    reservation = admit(dying)
+    if database.is_mysql:
+        with section_lock(dying, f"quota/{tables.local_alx_api_logs.name}/{user_id}", 5):
+            dying.invalidate()  # the process dies inside the section: the server drops the session and its lock
+    dying.close()
+    with database.connect() as connection:
+        second = admit(connection)
+    (first, other) = log_rows(database, user_id)
+    assert (first["id"], first["record_count"], first["error_message"]) == (reservation, 0, None)
+    assert float(first["response_time_ms"]) == 0  # never completed: the marker of a call that did not end
+    assert other["id"] == second
+
+
+def test_a_busy_section_lock_times_out(site):
+    _, database, _, _ = site
+    with database.connect() as holder, database.connect() as waiter:
+        with section_lock(holder, "test/busy", 5):
+            started = time.perf_counter()
+            with pytest.raises(LockTimeout), section_lock(waiter, "test/busy", 1):
+                pass
+            assert time.perf_counter() - started >= 0.9
+        with section_lock(waiter, "test/busy", 1):  # released at the end of the holder's block
+            pass
+
+
+def test_an_unlimited_quota_still_logs_every_call(site):
+    app, database, token, user_id = site
+    with database.begin() as connection:
+        write_plugin_config(connection, database.tables, {"rate_limit": 0})
+    with live_server(app) as url:
+        assert all(isinstance(call(url, token), list) for _ in range(LIMIT + 2))
+    assert len(log_rows(database, user_id)) == LIMIT + 2
