@@ -52,7 +52,8 @@ def _finish(response):
         "status": response.status_code,
         "ms": round((time.perf_counter() - g.request_started) * 1000, 1),
         "client": request.remote_addr,
-        "bytes": response.calculate_content_length(),
+        # A streamed body's length is unknown until sent; asking for it would buffer the whole stream.
+        "bytes": None if response.is_streamed else response.calculate_content_length(),
     }
     if request.path.endswith("/server.php"):
         function = request.values.get("wsfunction")

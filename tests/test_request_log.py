@@ -5,6 +5,7 @@ import logging
 
 from alxbridge.requestlog import SecretMaskingFilter
 
+from .conftest import make_app
 from .sitebuilder import SiteBuilder
 
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -41,3 +42,24 @@ def test_request_lines_of_the_servers_own_logs_are_masked():
     )
     SecretMaskingFilter().filter(record)
     assert TOKEN not in record.getMessage() and "wstoken=***&a=1" in record.getMessage()
+
+
+def test_logging_a_streamed_response_does_not_buffer_it(database_url, caplog):
+    """The access line is written before the body is sent: it must not read the stream to measure it."""
+    app = make_app(database_url)
+    produced = []
+
+    def body():
+        for chunk in (b"a", b"b"):
+            produced.append(chunk)
+            yield chunk
+
+    @app.route("/_stream_probe")
+    def stream_probe():
+        return app.response_class(body())
+
+    with caplog.at_level(logging.INFO, logger="alxbridge.access"):
+        response = app.test_client().get("/_stream_probe", buffered=False)
+        [line] = access_lines(caplog)
+        assert produced == [] and line["bytes"] is None
+        assert b"".join(response.response) == b"ab"

@@ -75,7 +75,7 @@ def test_every_get_page_renders_escaped_and_writes_nothing(app, site, hostile, a
     before = snapshot(site.database)
     shown_escaped = []
     for url in page_urls(app, hostile):
-        response = admin_client.get(url)
+        response = admin_client.get(url, follow_redirects=True)  # retired plugin pages redirect to their successor
         assert response.status_code == 200, f"{url}: {response.status_code}"
         body = response.get_data(as_text=True)
         assert XSS not in body, f"{url} prints markup unescaped"
