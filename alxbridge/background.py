@@ -247,8 +247,8 @@ def _body(database, spec, job, lock, handoff, clock):
 def start_sync_job(database, spec, clock=time.time, wait=START_WAIT):
     """Start ``spec`` in a daemon thread; return once it holds the sync lock (or cannot start).
 
-    Returns a :class:`Start`: its ``token`` names the job for :func:`read_job`; ``refused`` says why
-    the job did not start (another sync holds the lock, or the database failed before it began).
+    Returns a :class:`Start`: its ``token`` names the job for :func:`read_job`; ``refused`` tells the
+    admin why the job did not start (another sync holds the lock, or the database failed before it began).
     """
     token = secrets.token_hex(8)
     companyids = None if spec.companyids is None else list(spec.companyids)
@@ -261,14 +261,17 @@ def start_sync_job(database, spec, clock=time.time, wait=START_WAIT):
             outcome = run_job(database, SYNC_JOB, lambda lock: _body(database, spec, job, lock, handoff, clock))
         except Exception as error:  # a daemon thread has nobody to raise to: log it
             log.exception("admin sync job %s failed", token)
-            handoff.refuse(f"the sync could not start: {error_text(error)}")
+            handoff.refuse(f"The sync could not start: {error_text(error)}.")
         else:
             if not outcome.ran:
-                handoff.refuse("another sync is running")
+                handoff.refuse(
+                    "The sync was not started: another sync is running. Wait until it has finished, then try again."
+                )
 
     threading.Thread(target=run, name=f"alx-sync-{token}", daemon=True).start()
     if not handoff.wait(wait):
-        return Start(token, f"the sync did not start within {wait} seconds; the database may be busy")
+        late = f"The sync had not started after {wait} seconds (is the database busy?). It may still start: "
+        return Start(token, late + "check the Auto-Sync page before starting it again.")
     return Start(token, handoff.refused)
 
 

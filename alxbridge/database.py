@@ -32,6 +32,9 @@ def _driver_error_text(error):
     return " ".join(str(original).split())
 
 
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 class Database:
     """Engine and prefixed tables of the Moodle database the bridge serves."""
 
@@ -55,6 +58,9 @@ class Database:
                 url = url.update_query_dict({"charset": "utf8mb4"})
             options.setdefault("pool_pre_ping", True)
             options.setdefault("pool_recycle", 3600)
+            if "connect_timeout" not in url.query:
+                # A database host that stops answering (not refusing) must not hang workers for minutes.
+                options.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
         elif url.get_backend_name() == "sqlite":
             options.setdefault("connect_args", {"timeout": 30})
         try:

@@ -55,9 +55,9 @@ def _finish(response):
         # A streamed body's length is unknown until sent; asking for it would buffer the whole stream.
         "bytes": None if response.is_streamed else response.calculate_content_length(),
     }
-    if request.path.endswith("/server.php"):
-        function = request.values.get("wsfunction")
-        entry["wsfunction"] = function if isinstance(function, str) else None
+    call = g.get("ws_call")  # the web service's own parse; request.values would re-read a big body
+    if call is not None:
+        entry["wsfunction"] = call.function if isinstance(call.function, str) else None
     access_log.info(json.dumps(entry, separators=(",", ":")))
     return response
 

@@ -1,20 +1,15 @@
 """deploy/nginx-alxbridge.conf in front of a live bridge and a stub Moodle: routing and client addresses.
 
 Debian's nginx runs on loopback with the deploy file, only its upstream addresses and listen port
-replaced. The client connects from 127.0.0.2 so that "the real client" and "the proxy" (127.0.0.1)
-differ, as they do in production.
+replaced (tests/nginx_support.py). The client connects from 127.0.0.2 so that "the real client" and
+"the proxy" (127.0.0.1) differ, as they do in production.
 """
 
 import http.client
 import json
 import re
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -24,9 +19,8 @@ from alxbridge.tokens import create_token
 
 from .conftest import make_app
 from .live_server import live_server
+from .nginx_support import nginx_in_front
 
-ROOT = Path(__file__).resolve().parents[1]
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CLIENT_ADDRESS = "127.0.0.2"
 PROGRESS = "local_alx_report_api_get_course_progress"
 
@@ -46,12 +40,6 @@ class StubMoodle(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -81,35 +69,8 @@ def bridge(mysql_url, stub_moodle):
 
 @pytest.fixture(scope="module")
 def nginx(bridge, stub_moodle, tmp_path_factory):
-    if not Path(NGINX).exists():
-        pytest.fail("nginx is not installed (apt-get install nginx-light); ./run tests installs it", pytrace=False)
-    work = tmp_path_factory.mktemp("nginx")
-    port = free_port()
-    site = (ROOT / "deploy" / "nginx-alxbridge.conf").read_text()
-    site = site.replace("server 127.0.0.1:8000;", f"server {bridge[0]};")
-    site = site.replace("server 127.0.0.1:8080;", f"server {stub_moodle};")
-    site = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", site)
-    (work / "site.conf").write_text(site)
-    (work / "nginx.conf").write_text(
-        f"daemon off; pid {work}/nginx.pid; error_log {work}/error.log;\n"
-        "events { worker_connections 64; }\n"
-        f"http {{ access_log {work}/access.log; client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;\n"
-        f"fastcgi_temp_path {work}/fcgi; uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;\n"
-        f"include {work}/site.conf; }}\n"
-    )
-    process = subprocess.Popen([NGINX, "-c", str(work / "nginx.conf"), "-p", str(work)], stderr=subprocess.PIPE)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        pytest.fail(f"nginx did not start: {process.stderr.read().decode()}", pytrace=False)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    with nginx_in_front(tmp_path_factory.mktemp("nginx"), [bridge[0]], stub_moodle) as proxy:
+        yield proxy.port
 
 
 def get(port, path, headers=None):

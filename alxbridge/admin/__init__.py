@@ -15,4 +15,20 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-from . import alert_tests, api_performance, company_settings, control_center, create_token, data_pages, diagnostics, export, guard, layout, login, monitoring, rate_limits, sync_pages, unified_monitoring  # noqa: E402,F401 - modules register their routes on bp
+from . import (  # noqa: E402,F401 - modules register their routes on bp
+    alert_tests,
+    api_performance,
+    company_settings,
+    control_center,
+    create_token,
+    data_pages,
+    diagnostics,
+    export,
+    guard,
+    layout,
+    login,
+    monitoring,
+    rate_limits,
+    sync_pages,
+    unified_monitoring,
+)

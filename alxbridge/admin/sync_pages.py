@@ -14,6 +14,7 @@ from werkzeug.utils import redirect
 from ..background import JobSpec, latest_job, read_job, start_sync_job, sync_lock_held
 from ..extensions import get_database
 from ..maintenance import request_membership_recheck
+from ..metrics.limits import all_companies
 from ..metrics.reporting_data import company_data, orphaned_rows, reporting_status
 from ..metrics.sync import (
     api_configured_companies,
@@ -44,7 +45,7 @@ SYNC_ACTIONS = ("sync_changes", "sync_full", "cleanup")
 
 def company_names(connection, tables):
     """``{companyid: name}`` of every IOMAD company."""
-    return {c.companyid: c.name for c in company_data(connection, tables)}
+    return {company.id: company.name for company in all_companies(connection, tables)}
 
 
 def chosen_company(value, companies, *, required):
@@ -82,7 +83,7 @@ def start_job(spec, back):
     database = get_database()
     started = start_sync_job(database, spec)
     if started.refused:
-        flash(f"The sync was not started: {started.refused}. Wait until it has finished, then try again.", "error")
+        flash(started.refused, "error")
         return redirect(url_for(back))
     return redirect(url_for("admin.sync_job", job=started.token))
 
@@ -181,7 +182,8 @@ def auto_sync_status():
     links = [(endpoint, label) for endpoint, label in QUICK_LINKS if endpoint in current_app.view_functions]
     return render_page(
         "admin/auto_sync_status.html", title="Auto-Sync Intelligence", active="admin.auto_sync_status",
-        moment=moment, scheduler_here=scheduler_enabled(current_app), links=links, **context,
+        moment=moment, scheduler_here=scheduler_enabled(current_app), scheduler_zone=str(timezone), links=links,
+        **context,
     )  # fmt: skip
 
 

@@ -70,7 +70,7 @@ def unified_monitoring_dashboard():
             "configured": api_configured_companies(connection, tables),
             "health": health,
             "security": security,
-            "status": overall_status(health.score, security),
+            "system_status": overall_status(health.score, security),
             "alerts": alert_counts(connection, tables, moment.day_ago),
             "reporting": reporting_status(connection, tables),
             "cache_table": cache_rows(connection, tables, moment.now),

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from .overview import company_count
+
 STATUSES = ("completed", "in_progress", "not_started", "not_enrolled")  # not_enrolled: written by the PHP plugin only
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 DEFAULT_PER_PAGE = 50
@@ -35,8 +37,7 @@ def reporting_status(connection, tables):
             sa.func.max(reporting.c.updated_at),
         )
     ).one()
-    companies = connection.execute(sa.select(sa.func.count()).select_from(tables.company)).scalar()
-    return ReportingStatus(companies, records, int(active), last)
+    return ReportingStatus(company_count(connection, tables), records, int(active), last)
 
 
 @dataclass(frozen=True)
