@@ -11,7 +11,8 @@ from typing import ClassVar
 from flask import abort, flash, redirect, request, url_for
 
 from ..extensions import get_database
-from ..metrics.company_usage import DailyUsage, company_usage_today, course_learners
+from ..metrics.api_usage import CompanyUsage, company_usage, user_usage_today
+from ..metrics.company_usage import course_learners
 from ..metrics.limits import DailyLimits, all_companies
 from ..metrics.overview import active_reporting_rows
 from ..plugin_settings import read_company_settings, read_plugin_config, read_plugin_settings
@@ -47,7 +48,7 @@ class CompanyPanel:
     learners: dict | None = None
     state: FormState | None = None
     reporting_rows: int = 0
-    usage: DailyUsage | None = None
+    usage: CompanyUsage | None = None
     global_limit: int | None = None
     errors: tuple[str, ...] = ()
     field_labels: ClassVar[dict] = FIELD_LABELS
@@ -69,12 +70,13 @@ def company_panel(connection, tables, companyid, moment, form=None, errors=()):
     settings = read_company_settings(connection, tables, company.id)
     plugin = read_plugin_settings(connection, tables)
     courses = company_courses(connection, tables, company.id)
-    limit = DailyLimits(connection, tables, plugin).of_company(company.id)
+    limits = DailyLimits(connection, tables, plugin)
+    [usage] = company_usage([company], limits, user_usage_today(connection, tables, limits, moment))
     return CompanyPanel(
         companies, company, tuple(courses),
         learners=course_learners(connection, tables, company.id, [course.id for course in courses], moment.now),
         state=form_state(settings, courses, form), reporting_rows=active_reporting_rows(connection, tables, company.id),
-        usage=company_usage_today(connection, tables, company.id, limit, moment), global_limit=plugin.rate_limit,
+        usage=usage, global_limit=plugin.rate_limit,
         errors=tuple(errors),
     )  # fmt: skip
 

@@ -245,9 +245,12 @@ def test_todays_usage_counts_the_company_users_calls_since_midnight(admin_client
     site.api_call(outsider, at=midnight + 5)
     site.company_setting(company, "rate_limit", 5)
     html = page(admin_client, company)
-    # 3 (Ann today) + 1 (Ben) = 4 of 5 = 80 %: the warning style starts at 80 %.
-    assert "4 / 5 requests (80%)" in html
-    assert 'class="alert alert-warning py-2" id="todays-usage"' in html
+    # 3 (Ann today) + 1 (Ben) = 4 calls by 2 owners; Ann, the busiest, is at 3 of 5 = 60 %.
+    assert "4 requests by 2 token owners." in html and "Busiest: 3 / 5 (60.0%), OK." in html
+    assert 'class="alert alert-light border py-2"' in html
+    site.api_call(ann, at=midnight + 6)  # Ann: 4 of 5 = 80 %, the warning style
+    html = page(admin_client, company)
+    assert "Busiest: 4 / 5 (80.0%), Warning." in html
 
 
 def test_names_are_escaped(admin_client, site):

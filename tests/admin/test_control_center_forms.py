@@ -134,7 +134,7 @@ def test_company_tab_shows_todays_usage_against_the_global_limit(admin_client, s
     site.api_call(alice)
     site.api_call(alice, error="Invalid limit")
     html = html_of(admin_client, f"?tab=companies&companyid={acme}")
-    assert "2 / 8 requests (25%)" in html  # 2 calls today of the global 8
+    assert "2 requests by 1 token owner." in html and "Busiest: 2 / 8 (25.0%), OK." in html  # the global 8
     assert 'placeholder="Using global limit: 8"' in html
 
 
