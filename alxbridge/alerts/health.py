@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from ..metrics.tokens import active_token_count, plugin_service
 from ..siteconfig import core_config
 
-SERVICE_SHORTNAMES = ("alx_report_api_custom", "alx_report_api")
 PLUGIN_TABLES = (
     "local_alx_api_logs",
     "local_alx_api_settings",
@@ -111,16 +111,7 @@ def _web_services_check(health, connection, tables):
 
 
 def _service_check(health, connection, tables, now):
-    services, tokens = tables.external_services, tables.external_tokens
-    rows = {
-        row.shortname: row
-        for row in connection.execute(
-            sa.select(services.c.id, services.c.shortname, services.c.enabled).where(
-                services.c.shortname.in_(SERVICE_SHORTNAMES)
-            )
-        )
-    }
-    service = next((rows[name] for name in SERVICE_SHORTNAMES if name in rows), None)
+    service = plugin_service(connection, tables)
     if service is None:
         health.add(
             "api_service",
@@ -132,14 +123,7 @@ def _service_check(health, connection, tables, now):
     if not service.enabled:
         health.add("api_service", "warning", f"service {service.shortname} is disabled", "Enable the API service.")
         return
-    active = connection.execute(
-        sa.select(sa.func.count())
-        .select_from(tokens)
-        .where(
-            tokens.c.externalserviceid == service.id,
-            sa.or_(tokens.c.validuntil.is_(None), tokens.c.validuntil == 0, tokens.c.validuntil > now),
-        )
-    ).scalar()
+    active = active_token_count(connection, tables, service.id, now)
     health.add(
         "api_service",
         "ok",

@@ -14,10 +14,10 @@ The label follows the plugin's unified dashboard: Secure above 90, Good above 70
 
 from dataclasses import dataclass
 
-from ..siteconfig import core_config
+from ..webservice_setup import diagnose
 from .api_usage import failed_auth_calls, quota_summary, user_usage_today
 from .limits import DailyLimits
-from .tokens import plugin_service, token_counts
+from .tokens import token_counts
 
 
 @dataclass(frozen=True)
@@ -46,19 +46,19 @@ class SecurityStatus:
                 *self.access_issues)  # fmt: skip
 
 
+ACCESS_CHECKS = {
+    "enable_webservices": "Web services disabled",
+    "enable_rest": "REST protocol disabled",
+    "create_service": "Service not found",
+    "enable_service": "Service disabled",
+}
+
+
 def access_issues(connection, tables):
-    config = core_config(connection, tables, "enablewebservices", "webserviceprotocols")
-    issues = []
-    if config.get("enablewebservices") in (None, "", "0"):
-        issues.append("Web services disabled")
-    if "rest" not in (config.get("webserviceprotocols") or "").split(","):
-        issues.append("REST protocol disabled")
-    service = plugin_service(connection, tables)
-    if service is None:
-        issues.append("Service not found")
-    elif not service.enabled:
-        issues.append("Service disabled")
-    return tuple(issues)
+    """The failed checks of the web service diagnosis that stop clients from reaching the API."""
+    return tuple(
+        ACCESS_CHECKS[check.key] for check in diagnose(connection, tables).issues if check.key in ACCESS_CHECKS
+    )
 
 
 def token_issues(connection, tables, now, https):
