@@ -134,3 +134,9 @@ def view_reporting_data():
         company=found[0], page=page, chosen_status=status, statuses=STATUSES, per_page=size,
         per_page_choices=PER_PAGE_CHOICES, moment=moment,
     )  # fmt: skip
+
+
+@bp.route("/verify_reporting_data.php")
+def verify_reporting_data():
+    """The archived integrity check: its company counts and sample rows are the data view's, per company."""
+    return redirect(url_for("admin.view_reporting_data", companyid=request.args.get("companyid", type=int)))

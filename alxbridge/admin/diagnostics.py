@@ -84,10 +84,6 @@ def fix_webservice_access():
 
 
 @bp.route("/fix_service.php")
-def fix_service():
-    return redirect(url_for("admin.fix_webservice_access"))
-
-
 @bp.route("/service_verification.php")
-def service_verification():
+def retired_service_tools():
     return redirect(url_for("admin.fix_webservice_access"))

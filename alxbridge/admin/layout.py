@@ -52,11 +52,8 @@ NAVIGATION = (
 def render_page(template, *, title, active, status=200, **context):
     """Render ``template`` inside the admin chrome; ``active`` is the endpoint the menu highlights."""
     breadcrumb = ("Site administration", "Plugins", "Local plugins", PLUGIN_NAME, title)
-    registered = current_app.view_functions  # TEMPORARY while pages land: hide menu entries not built yet
-    navigation = [(group, [i for i in items if i.endpoint in registered]) for group, items in NAVIGATION]
-    navigation = [(group, items) for group, items in navigation if items]
     html = render_template(
-        template, title=title, active=active, breadcrumb=breadcrumb, navigation=navigation, admin=g.get("admin"),
+        template, title=title, active=active, breadcrumb=breadcrumb, navigation=NAVIGATION, admin=g.get("admin"),
         **context,
     )  # fmt: skip
     return html, status

@@ -86,3 +86,9 @@ def unified_monitoring_dashboard():
         "admin/unified_monitoring_dashboard.html", title="Unified Monitoring Dashboard",
         active="admin.unified_monitoring_dashboard", sections=SECTIONS, moment=moment, settings=settings, **context,
     )  # fmt: skip
+
+
+@bp.route("/cache_verification.php")
+def cache_verification():
+    """The archived cache page: its tiles and clean-up action are the unified dashboard's Database section."""
+    return redirect(url_for("admin.unified_monitoring_dashboard", _anchor="database"))
