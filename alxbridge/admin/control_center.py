@@ -5,11 +5,19 @@ POSTs carry ``settings_action=save`` (one company's settings, as on ``company_se
 ``config_action=save`` (the global configuration); both redirect back to their tab when saved.
 """
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from dataclasses import dataclass
+
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 
 from ..extensions import get_database
+from ..metrics.api_usage import CallStats, call_stats, traffic
 from ..metrics.overview import overview
-from ..plugin_settings import write_plugin_config
+from ..metrics.reporting_data import company_data
+from ..metrics.security import SecurityStatus, security_status
+from ..metrics.sync import scheduler_timezone
+from ..metrics.sync_state import SyncOverview, sync_overview
+from ..metrics.tokens import token_counts
+from ..plugin_settings import read_plugin_settings, write_plugin_config
 from ..plugin_task import php_sync_task_enabled
 from ..settings_forms import plugin as config_form
 from . import bp
@@ -30,6 +38,35 @@ def ajax_stats():
     database = get_database()
     with database.connect() as connection:
         return jsonify(overview(connection, database.tables, site_moment(connection)).as_json())
+
+
+@dataclass(frozen=True)
+class OverviewTab:
+    """The System Overview tab's three cards: the API over the last 24 hours, the sync, security."""
+
+    api: CallStats
+    hourly: list  # api_usage.Bucket per hour of the last 24
+    sync: SyncOverview
+    rows_by_company: list  # reporting_data.CompanyData of companies with active rows
+    active_tokens: int
+    security: SecurityStatus
+
+    @property
+    def calls_per_hour(self):
+        return round(self.api.calls / 24, 1)
+
+
+def overview_tab(connection, tables, moment):
+    settings = read_plugin_settings(connection, tables)
+    zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
+    return OverviewTab(
+        api=call_stats(connection, tables, moment.day_ago, moment.now),
+        hourly=traffic(connection, tables, moment.hour_buckets()),
+        sync=sync_overview(connection, tables, settings, moment, zone),
+        rows_by_company=[company for company in company_data(connection, tables) if company.active],
+        active_tokens=token_counts(connection, tables, moment.now).active,
+        security=security_status(connection, tables, settings, moment, https=request.is_secure),
+    )
 
 
 def save_config_form(form):
@@ -54,14 +91,16 @@ def _page(tab, companyid=0, form=None, errors=(), status=200):
             "header": overview(connection, database.tables, moment),
             "php_sync_task": php_sync_task_enabled(connection, database.tables),
         }
-        if tab == "companies":
+        if tab == "overview":
+            context["overview"] = overview_tab(connection, database.tables, moment)
+        elif tab == "companies":
             context["panel"] = company_panel(connection, database.tables, companyid, moment, form, errors)
         elif tab == "settings":
             context["config"] = config_form.config_state(connection, database.tables, form)
             context["config_errors"] = errors
     return render_page(
         "admin/control_center.html", title="ALX Report API Control Center", active="admin.control_center",
-        tabs=TABS, tab=tab, config_form=config_form, status=status, **context,
+        tabs=TABS, tab=tab, config_form=config_form, status=status, timezone=moment.timezone, **context,
     )  # fmt: skip
 
 
