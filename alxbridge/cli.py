@@ -130,6 +130,9 @@ def _run_exclusive(job, label, body):
         outcome = run_job(get_database(), job, body)
     except BridgeError as error:
         raise CouldNotRun(str(error)) from None
+    except sa.exc.DBAPIError as error:  # e.g. the server went away mid-run; committed companies stay committed
+        reason = " ".join(str(error.orig).split())[:300]
+        raise CouldNotRun(f"the database failed during the {label}: {reason}") from None
     if not outcome.ran:
         click.echo(f"skipped: another {label} holds the lock")
         return None

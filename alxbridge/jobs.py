@@ -6,6 +6,7 @@ since each worker's scheduler fires its own copy. Each job's last run is kept in
 ``local_alxbridge_job`` for the admin pages.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from .locks import job_lock
 from .upsert import upsert
 
 MESSAGE_LIMIT = 2000
+log = logging.getLogger(__name__)
 
 
 class BridgeTablesMissing(BridgeError):
@@ -71,8 +73,11 @@ def run_job(database, job, body, slot=None, clock=time.time):
         try:
             status, message, result = body(lock)
         except Exception as error:
-            _record(database, job, last_status="failed", last_message=str(error)[:MESSAGE_LIMIT],
-                    timefinished=int(clock()))  # fmt: skip
+            try:
+                _record(database, job, last_status="failed", last_message=str(error)[:MESSAGE_LIMIT],
+                        timefinished=int(clock()))  # fmt: skip
+            except (BridgeError, sa.exc.DBAPIError):
+                log.warning("job %s: could not record its failure (the database is unavailable)", job)
             raise
         finished = {"last_status": status, "last_message": message[:MESSAGE_LIMIT], "timefinished": int(clock())}
         if slot is not None:

@@ -72,6 +72,10 @@ class NamedLock:
     def release(self):
         try:
             self._connection.execute(sa.text("SELECT RELEASE_LOCK(:key)"), {"key": self.key})
+        except sa.exc.DBAPIError:
+            # The connection is gone (the server dropped the lock with it) or unusable: discard it rather than
+            # return it to the pool still holding the lock, and let the run's own error be the one reported.
+            self._connection.invalidate()
         finally:
             self._connection.close()
             self._connection = None

@@ -318,8 +318,10 @@ def test_a_sync_whose_database_dies_mid_company_leaves_no_company_half_synced(se
     doomed.wait_for("PAUSED")
     server.kill()
     (tmp_path / "release").touch()
-    assert doomed.finish() != 0, "\n".join(doomed.output)
-    assert "sync success" not in "\n".join(doomed.output)
+    assert doomed.finish() == 2, "\n".join(doomed.output)  # "could not run": the database failed
+    output = "\n".join(doomed.output)
+    assert "sync success" not in output and "Traceback" not in output, output
+    assert "Error: the database failed during the sync:" in output, output
 
     server.start()
     after_crash = {c: company_snapshot(database, c) for c in companies}
