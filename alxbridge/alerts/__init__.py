@@ -36,7 +36,7 @@ class AlertCheckResult:
         return text
 
 
-def _sender(connection, tables, site_url):
+def alert_sender(connection, tables, site_url):
     address = core_config(connection, tables, "noreplyaddress").get("noreplyaddress")
     return address or f"noreply@{urlsplit(site_url).hostname or socket.getfqdn()}"
 
@@ -58,7 +58,7 @@ def check_alerts(database, *, smtp_url=None, site_url=None, timezone=None, clock
             if alert_id is not None:
                 result.raised.append((alert_id, condition))
         result.resolved = resolve_cleared(connection, tables, RULE_TYPES, {c.key for c in conditions})
-        sender = _sender(connection, tables, site_url)
+        sender = alert_sender(connection, tables, site_url)
 
     if result.raised and settings.enable_email_alerts and settings.alert_emails and smtp_url:
         messages = [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..plugin_settings import SEVERITIES, read_plugin_settings
 from ..reporting.formatting import plugin_date
 from ..siteconfig import site_timezone
-from . import _sender
+from . import alert_sender
 from .dispatch import SEVERITY_RANK, store_alert
 from .mail import MailConfigError, alert_email, send_messages, smtp_server
 from .rules import Condition
@@ -93,7 +93,7 @@ def send_test_alert(database, *, alert_type, severity, triggered_by, smtp_url, s
                 "minutes ago (alert_cooldown)"
             )
             return result
-        sender = _sender(connection, tables, site_url)
+        sender = alert_sender(connection, tables, site_url)
 
     result.mail_skipped_because = _mail_skipped_because(settings, smtp_url, honour_switches)
     if result.mail_skipped_because:
