@@ -1,24 +1,29 @@
-"""The PHP plugin's own hourly sync task in Moodle's ``task_scheduled``: the bridge must be the only one syncing.
+"""The PHP plugin's own scheduled tasks in Moodle's ``task_scheduled``: the bridge must be the only one running them.
 
-``task_scheduled`` is a Moodle core table the bridge reads only here, so the two columns this check
-needs are described here rather than in the schema; a database without the table has no such task.
+The plugin schedules an hourly sync (``sync_reporting_data_task``) and a 15-minute alert check
+(``check_alerts_task``); left enabled beside the bridge, two writers fight over the reporting table
+and every alert is raised twice. ``task_scheduled`` is a Moodle core table the bridge reads only
+here, so the two columns this check needs are described here rather than in the schema; a database
+without the table has no such task.
 """
 
 import sqlalchemy as sa
 
-# Moodle stores the class name with its leading backslash; both spellings are matched.
-PHP_SYNC_TASK = "\\local_alx_report_api\\task\\sync_reporting_data_task"
+# Moodle stores class names with their leading backslash; both spellings are matched.
+PHP_TASKS = (
+    "\\local_alx_report_api\\task\\sync_reporting_data_task",
+    "\\local_alx_report_api\\task\\check_alerts_task",
+)
 
 
-def php_sync_task_enabled(connection, tables):
-    """True when Moodle would run the plugin's ``sync_reporting_data_task`` (present and ``disabled = 0``)."""
+def enabled_php_tasks(connection, tables):
+    """The plugin's tasks Moodle would run (present and ``disabled = 0``), with their leading backslash."""
     name = tables.config.name[: -len("config")] + "task_scheduled"
     if not sa.inspect(connection).has_table(name):
-        return False
+        return []
     task = sa.table(name, sa.column("classname"), sa.column("disabled"))
-    enabled = (
-        sa.select(sa.func.count())
-        .select_from(task)
-        .where(task.c.classname.in_((PHP_SYNC_TASK, PHP_SYNC_TASK.lstrip("\\"))), task.c.disabled == 0)
-    )
-    return connection.execute(enabled).scalar() > 0
+    spellings = {spelling: canonical for canonical in PHP_TASKS for spelling in (canonical, canonical.lstrip("\\"))}
+    enabled = connection.execute(
+        sa.select(task.c.classname).where(task.c.classname.in_(spellings), task.c.disabled == 0)
+    ).scalars()
+    return sorted({spellings[classname] for classname in enabled})

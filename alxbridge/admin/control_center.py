@@ -18,7 +18,7 @@ from ..metrics.sync import scheduler_timezone
 from ..metrics.sync_state import SyncOverview, sync_overview
 from ..metrics.tokens import token_counts
 from ..plugin_settings import read_plugin_settings, write_plugin_config
-from ..plugin_task import php_sync_task_enabled
+from ..plugin_task import enabled_php_tasks
 from ..settings_forms import plugin as config_form
 from . import bp
 from .company_settings import changes_message, company_panel, save_company_form
@@ -89,7 +89,7 @@ def _page(tab, companyid=0, form=None, errors=(), status=200):
         moment = site_moment(connection)
         context = {
             "header": overview(connection, database.tables, moment),
-            "php_sync_task": php_sync_task_enabled(connection, database.tables),
+            "php_tasks": enabled_php_tasks(connection, database.tables),
         }
         if tab == "overview":
             context["overview"] = overview_tab(connection, database.tables, moment)

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from alxbridge.plugin_settings import PLUGIN, read_plugin_settings
-from alxbridge.plugin_task import PHP_SYNC_TASK
+from alxbridge.plugin_task import PHP_TASKS
 
 from .form_support import read_form, submit
 from .support import PREFIX, XSS
@@ -242,15 +242,18 @@ def test_no_task_table_means_no_warning(admin_client):
     assert 'id="php-sync-task-warning"' not in html_of(admin_client, "")
 
 
-def test_enabled_php_sync_task_is_flagged(admin_client, site, task_scheduled):
+def test_enabled_php_tasks_are_flagged(admin_client, site, task_scheduled):
+    sync_task, alerts_task = PHP_TASKS
     with site.database.begin() as connection:
-        connection.execute(task_scheduled.insert().values(classname=PHP_SYNC_TASK, disabled=0))
+        connection.execute(task_scheduled.insert().values(classname=sync_task, disabled=0))
+        connection.execute(task_scheduled.insert().values(classname=alerts_task.lstrip("\\"), disabled=0))
         connection.execute(task_scheduled.insert().values(classname="\\core\\task\\other_task", disabled=0))
-    assert 'id="php-sync-task-warning"' in html_of(admin_client, "?tab=settings")
+    html = html_of(admin_client, "?tab=settings")
+    assert 'id="php-sync-task-warning"' in html
+    assert "sync_reporting_data_task</code>" in html and "check_alerts_task</code>" in html
+    assert "other_task" not in html
     with site.database.begin() as connection:
-        connection.execute(
-            task_scheduled.update().values(disabled=1).where(task_scheduled.c.classname == PHP_SYNC_TASK)
-        )
+        connection.execute(task_scheduled.update().values(disabled=1))
     assert 'id="php-sync-task-warning"' not in html_of(admin_client, "")
 
 
