@@ -33,11 +33,8 @@ def site(database):
 def healthy_site_with_alerting_on(site):
     """Each test starts from a healthy site, alerting on, no alerts, no API calls, no sync runs."""
     tables = site.tables
-    with site.database.begin() as connection:
-        for table in (tables.local_alx_api_alerts, tables.local_alx_api_logs, tables.local_alxbridge_sync_run):
-            connection.execute(sa.delete(table))
-        connection.execute(sa.delete(tables.config_plugins))
-        connection.execute(sa.delete(tables.local_alx_api_settings))
+    site.empty(tables.local_alx_api_alerts, tables.local_alx_api_logs, tables.local_alxbridge_sync_run,
+               tables.config_plugins, tables.local_alx_api_settings)  # fmt: skip
     site.core_config("enablewebservices", 1)
     site.plugin_config("enable_alerting", 1)
     site.clock.advance(86400)

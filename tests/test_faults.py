@@ -16,14 +16,9 @@ down. They fail, never skip, when MariaDB is not installed.
 
 import concurrent.futures
 import logging
-import os
-import queue
 import re
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -42,9 +37,8 @@ from .conftest import make_app
 from .live_server import live_server
 from .mariadb_instance import MariaDBInstance, MariaDBMissing
 from .rest_support import PROGRESS, RELAXED_LIMITS
+from .sync_process import SyncProcess
 
-ROOT = Path(__file__).resolve().parent.parent
-HELPER = ROOT / "tests" / "sync_process.py"
 TIMEOUT = 60
 DEMO_NOW = 1_767_225_600  # 2026-01-01 00:00 UTC: the same demo site on every run
 DEVELOPER = 32767  # Moodle's DEBUG_DEVELOPER: envelopes carry debuginfo, the most a client can ever see
@@ -224,39 +218,6 @@ def test_api_calls_answer_moodle_errors_while_the_database_is_down_and_recover_w
 
 # ---------------------------------------------------------------------------------------------------
 # 2. A sync
-
-
-class SyncProcess:
-    """``tests/sync_process.py``: an ``alx`` command in a child process that pauses at a chosen log record."""
-
-    def __init__(self, url, pause_at, release, *command):
-        environment = {**os.environ, "ALX_DATABASE_URL": url, "ALX_SCHEDULER": "off", "ALX_SECRET_KEY": "t"}
-        self.popen = subprocess.Popen(
-            [sys.executable, str(HELPER), pause_at, str(release), *command],
-            cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.lines = queue.Queue()
-        self.output = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.popen.stdout:
-            self.output.append(line.rstrip("\n"))
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, wanted):
-        while (line := self.lines.get(timeout=TIMEOUT)) != wanted:
-            assert line is not None, f"the process ended before {wanted!r}:\n" + "\n".join(self.output)
-
-    def finish(self):
-        try:
-            self.popen.wait(timeout=TIMEOUT)
-        finally:
-            if self.popen.poll() is None:
-                self.popen.kill()
-                self.popen.wait()
-        return self.popen.returncode
 
 
 def sync_site(server, name):

@@ -6,14 +6,8 @@ a chosen log record appears; the test then starts a rival or sends SIGKILL. On M
 journal.
 """
 
-import os
-import queue
 import signal
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -23,10 +17,7 @@ from alxbridge.sync.runs import run_sync
 from alxbridge.sync.state import read_company_state
 
 from .sitebuilder import SiteBuilder
-
-ROOT = Path(__file__).resolve().parent.parent
-HELPER = ROOT / "tests" / "sync_process.py"
-TIMEOUT = 60
+from .sync_process import TIMEOUT, SyncProcess
 
 
 @pytest.fixture(scope="module", params=["mysql", "sqlite"])
@@ -45,39 +36,6 @@ def site(request, new_database):
         database.engine.dispose()
 
 
-class Process:
-    """A helper process whose output lines arrive on a queue as they are printed."""
-
-    def __init__(self, site, pause_at, release, *command):
-        environment = {**os.environ, "ALX_DATABASE_URL": site.url, "ALX_SCHEDULER": "off", "ALX_SECRET_KEY": "t"}
-        self.popen = subprocess.Popen(
-            [sys.executable, str(HELPER), pause_at, str(release), *command],
-            cwd=ROOT,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines = queue.Queue()
-        self.output = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.popen.stdout:
-            self.output.append(line.rstrip("\n"))
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def next_line(self):
-        return self.lines.get(timeout=TIMEOUT)
-
-    def finish(self):
-        self.popen.wait(timeout=TIMEOUT)
-        while self.next_line() is not None:
-            pass
-        return self.popen.returncode
-
-
 def company_snapshot(site, company):
     tables = site.tables
     reporting, status = tables.local_alx_api_reporting, tables.local_alx_api_sync_status
@@ -91,7 +49,7 @@ def company_snapshot(site, company):
 
 def test_two_syncs_started_at_once_run_exactly_once(site, tmp_path):
     release = tmp_path / "release"
-    rivals = [Process(site, r"sync run \d+ \(version", release, "sync") for _ in range(2)]
+    rivals = [SyncProcess(site.url, r"sync run \d+ \(version", release, "sync") for _ in range(2)]
     first_lines = {}
     for rival in rivals:
         first_lines[rival] = rival.next_line()
@@ -114,13 +72,13 @@ def test_a_sync_killed_in_the_middle_of_a_company_leaves_it_as_it_was(site, tmp_
         connection.execute(sa.update(users).values(lastname="Renamed", timemodified=int(time.time())))
     before = company_snapshot(site, north)
 
-    doomed = Process(site, rf"company {north}: .*committing", tmp_path / "never", "sync", "--full")
+    doomed = SyncProcess(site.url, rf"company {north}: .*committing", tmp_path / "never", "sync", "--full")
     assert doomed.next_line() == "PAUSED"  # its writes for the company are done, not committed
     doomed.popen.send_signal(signal.SIGKILL)
     doomed.popen.wait(timeout=TIMEOUT)
     assert company_snapshot(site, north) == before
 
-    rerun = Process(site, "never matches", tmp_path / "unused", "sync")
+    rerun = SyncProcess(site.url, "never matches", tmp_path / "unused", "sync")
     assert rerun.finish() == 0, rerun.output
     rows, state, _ = company_snapshot(site, north)
     assert {row.lastname for row in rows} == {"Renamed"} and state.committed_version > before[1].committed_version

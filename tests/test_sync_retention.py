@@ -18,10 +18,8 @@ def site(database):
 @pytest.fixture(autouse=True)
 def empty_tables(site):
     tables = site.tables
-    with site.database.begin() as connection:
-        for table in (tables.local_alx_api_logs, tables.local_alx_api_cache, tables.local_alx_api_reporting,
-                      tables.config_plugins, tables.local_alx_api_alerts):  # fmt: skip
-            connection.execute(sa.delete(table))
+    site.empty(tables.local_alx_api_logs, tables.local_alx_api_cache, tables.local_alx_api_reporting,
+               tables.config_plugins, tables.local_alx_api_alerts)  # fmt: skip
 
 
 def count(site, table):

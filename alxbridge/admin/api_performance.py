@@ -22,12 +22,11 @@ from ..metrics.api_usage import (
 )
 from ..metrics.cache import cache_outcomes, cache_rows, cache_rows_by_company, delete_cache_rows
 from ..metrics.company_performance import company_performance
-from ..metrics.limits import DailyLimits, all_companies
+from ..metrics.limits import all_companies
 from ..metrics.probes import run_probes
 from ..metrics.tokens import token_counts
-from ..plugin_settings import read_plugin_settings
 from . import bp
-from .layout import render_page, site_moment
+from .layout import monitoring_reads, render_page
 
 WINDOWS = {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days"}
 DEFAULT_WINDOW = "24h"
@@ -50,12 +49,7 @@ def _buckets(moment, window):
 
 
 def _page(window, probes=None):
-    database = get_database()
-    tables = database.tables
-    with database.connect() as connection:
-        moment = site_moment(connection)
-        settings = read_plugin_settings(connection, tables)
-        limits = DailyLimits(connection, tables, settings)
+    with monitoring_reads() as (connection, tables, moment, settings, limits):
         buckets = _buckets(moment, window)
         since = buckets[0][0]
         flow = traffic(connection, tables, buckets)

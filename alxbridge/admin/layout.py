@@ -1,13 +1,16 @@
 """The chrome every admin page shares: navigation, Moodle's breadcrumb and page title."""
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, g, render_template
 
 from ..extensions import get_database
+from ..metrics.limits import DailyLimits
 from ..metrics.moment import Moment
+from ..plugin_settings import read_plugin_settings
 from . import bp
 
 PLUGIN_NAME = "ALX Report API"
@@ -68,3 +71,17 @@ def localtime(value, timezone, fmt="%Y-%m-%d %H:%M:%S"):
 def site_moment(connection):
     """The :class:`Moment` a page is computed for: now, in the site's timezone."""
     return Moment.of(connection, get_database().tables, time.time(), current_app.config["ALX_TIMEZONE"])
+
+
+@contextmanager
+def monitoring_reads():
+    """A read connection for a monitoring page, with what each of them starts from.
+
+    Yields ``(connection, tables, moment, settings, limits)``: the page's :func:`site_moment`, the plugin's
+    settings and the callers' :class:`DailyLimits` (which look a company up only when first asked).
+    """
+    database = get_database()
+    with database.connect() as connection:
+        moment = site_moment(connection)
+        settings = read_plugin_settings(connection, database.tables)
+        yield connection, database.tables, moment, settings, DailyLimits(connection, database.tables, settings)

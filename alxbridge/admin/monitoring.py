@@ -7,27 +7,24 @@ missing tables and columns) shows the same three tabs: the plugin's admin menu a
 
 from flask import current_app, request
 
-from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts, site_admins
 from ..metrics.api_usage import call_stats, recent_errors, traffic, user_usage_today
 from ..metrics.cache import cache_outcomes
 from ..metrics.company_performance import company_performance
-from ..metrics.limits import DailyLimits
 from ..metrics.overview import active_reporting_rows, company_count
 from ..metrics.security import security_status
 from ..metrics.sync import scheduler_timezone, trend_summary
 from ..metrics.sync_activity import company_syncs, sync_days
 from ..metrics.sync_state import sync_overview
 from ..metrics.tokens import token_counts
-from ..plugin_settings import read_plugin_settings
 from . import bp
-from .layout import render_page, site_moment
+from .layout import monitoring_reads, render_page
 
 TABS = (("autosync", "Auto-Sync"), ("performance", "Performance"), ("security", "Security"))
 RECENT_ROWS = 20
 
 
-def _autosync(connection, tables, settings, moment):
+def _autosync(connection, tables, settings, limits, moment):
     zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     days = sync_days(connection, tables, moment)
     return {
@@ -38,20 +35,18 @@ def _autosync(connection, tables, settings, moment):
     }
 
 
-def _performance(connection, tables, settings, moment):
+def _performance(connection, tables, settings, limits, moment):
     return {
         "stats": call_stats(connection, tables, moment.midnight, moment.now),
         "cache": cache_outcomes(connection, tables, moment.midnight, moment.now),
         "records": active_reporting_rows(connection, tables),
         "hours": traffic(connection, tables, moment.hour_buckets()),
-        "companies": company_performance(
-            connection, tables, DailyLimits(connection, tables, settings), moment, moment.midnight
-        ),
+        "companies": company_performance(connection, tables, limits, moment, moment.midnight),
     }
 
 
-def _security(connection, tables, settings, moment):
-    users = user_usage_today(connection, tables, DailyLimits(connection, tables, settings), moment)
+def _security(connection, tables, settings, limits, moment):
+    users = user_usage_today(connection, tables, limits, moment)
     return {
         "security": security_status(connection, tables, settings, moment, request.scheme == "https"),
         "tokens": token_counts(connection, tables, moment.now),
@@ -69,12 +64,9 @@ TAB_DATA = {"autosync": _autosync, "performance": _performance, "security": _sec
 def monitoring_dashboard_new():
     tab = request.args.get("tab", "autosync")
     tab = tab if tab in TAB_DATA else "autosync"
-    database = get_database()
-    with database.connect() as connection:
-        moment = site_moment(connection)
-        settings = read_plugin_settings(connection, database.tables)
-        context = TAB_DATA[tab](connection, database.tables, settings, moment)
-        companies = company_count(connection, database.tables)
+    with monitoring_reads() as (connection, tables, moment, settings, limits):
+        context = TAB_DATA[tab](connection, tables, settings, limits, moment)
+        companies = company_count(connection, tables)
     return render_page(
         "admin/monitoring_dashboard.html", title="Monitoring Dashboard", active="admin.monitoring_dashboard_new",
         tabs=TABS, tab=tab, moment=moment, settings=settings, company_count=companies, **context,

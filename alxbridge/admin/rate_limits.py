@@ -6,14 +6,12 @@ Per company and per caller: today's calls against the daily limit that applies (
 plugin service's tokens, masked.
 """
 
-from ..extensions import get_database
 from ..metrics.alert_log import RATE_LIMIT_TYPES, recent_alerts
 from ..metrics.api_usage import company_usage, quota_summary, recent_calls, recent_errors, user_usage_today
-from ..metrics.limits import DailyLimits, all_companies
+from ..metrics.limits import all_companies
 from ..metrics.tokens import plugin_service, service_tokens
-from ..plugin_settings import read_plugin_settings
 from . import bp
-from .layout import render_page, site_moment
+from .layout import monitoring_reads, render_page
 
 RECENT_CALLS = 20
 RECENT_ERRORS = 10
@@ -22,12 +20,7 @@ RECENT_ALERTS = 20
 
 @bp.route("/check_rate_limit.php")
 def check_rate_limit():
-    database = get_database()
-    tables = database.tables
-    with database.connect() as connection:
-        moment = site_moment(connection)
-        settings = read_plugin_settings(connection, tables)
-        limits = DailyLimits(connection, tables, settings)
+    with monitoring_reads() as (connection, tables, moment, settings, limits):
         users = user_usage_today(connection, tables, limits, moment)
         context = {
             "users": users,

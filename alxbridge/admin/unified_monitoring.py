@@ -15,7 +15,6 @@ from ..extensions import get_database
 from ..metrics.alert_log import alert_counts
 from ..metrics.api_usage import call_stats, endpoint_stats, top_consumers, traffic, user_usage, user_usage_today
 from ..metrics.cache import cache_outcomes, cache_rows, delete_expired_cache_rows
-from ..metrics.limits import DailyLimits
 from ..metrics.moment import HOUR
 from ..metrics.overview import company_count
 from ..metrics.reporting_data import reporting_status
@@ -23,9 +22,8 @@ from ..metrics.security import overall_status, security_status
 from ..metrics.sync import api_configured_companies, scheduler_timezone, trend_summary
 from ..metrics.sync_activity import sync_days
 from ..metrics.sync_state import sync_overview
-from ..plugin_settings import read_plugin_settings
 from . import bp
-from .layout import render_page, site_moment
+from .layout import monitoring_reads, render_page
 
 SECTIONS = (
     ("data-sync", "Data Sync"),
@@ -52,12 +50,7 @@ def unified_monitoring_dashboard():
             flash("Unknown action: only clear_cache is available here.", "error")
             return redirect(url_for("admin.unified_monitoring_dashboard"))
         return _clear_expired_cache()
-    database = get_database()
-    tables = database.tables
-    with database.connect() as connection:
-        moment = site_moment(connection)
-        settings = read_plugin_settings(connection, tables)
-        limits = DailyLimits(connection, tables, settings)
+    with monitoring_reads() as (connection, tables, moment, settings, limits):
         days = sync_days(connection, tables, moment)
         health = system_health(connection, tables, settings, moment.now)
         security = security_status(connection, tables, settings, moment, request.scheme == "https")

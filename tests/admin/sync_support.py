@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import sqlalchemy as sa
 
-from .support import PREFIX, XSS, csrf_token
+from .support import PREFIX, XSS, post_form, sign_in
 
 JOB_TIMEOUT = 60
 
@@ -58,15 +58,19 @@ def wait_for_job(client, token, timeout=JOB_TIMEOUT):
         time.sleep(0.05)
 
 
-def post_page(client, path, data):
-    """POST ``data`` to an admin page with the CSRF token of its form."""
-    token = csrf_token(client.get(path).get_data(as_text=True))
-    return client.post(path, data={**data, "csrf_token": token})
+def run_job_through(client, path, data, page=None):
+    """Start a job by posting ``data`` to ``path`` (with the CSRF token of ``page``, default ``path``), wait for it,
+    return its final data."""
+    return wait_for_job(client, job_token(post_form(client, path, data, page)))
 
 
-def run_job_through(client, path, data):
-    """Start a job through a page's form, wait for it, return its final data."""
-    return wait_for_job(client, job_token(post_page(client, path, data)))
+def run_job_signed_in(app, path, data, page=None):
+    """:func:`run_job_through` with a client of its own, signed in; the job must succeed."""
+    client = app.test_client()
+    sign_in(client)
+    data = run_job_through(client, path, data, page)
+    assert data["status"] == "success", data
+    return data
 
 
 def count_rows(database, table, *conditions):

@@ -48,10 +48,7 @@ def acme(site):
 @pytest.fixture(autouse=True)
 def clean_settings(site):
     yield
-    table = site.tables.local_alx_api_settings
-    with site.database.begin() as connection:
-        connection.execute(sa.delete(table))
-        connection.execute(sa.delete(site.tables.config_plugins))
+    site.empty(site.tables.local_alx_api_settings, site.tables.config_plugins)
 
 
 def stored(site, companyid):

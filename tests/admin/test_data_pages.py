@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alxbridge.locks import job_lock
 from alxbridge.sync.state import read_company_state
 
-from .support import PREFIX, XSS, sign_in
-from .sync_support import build_companies, count_rows, post_page, run_ids, run_job_through
+from .support import PREFIX, XSS, post_form
+from .sync_support import build_companies, count_rows, run_ids, run_job_signed_in, run_job_through
 
 POPULATE = f"{PREFIX}/populate_reporting_table.php"
 VIEW = f"{PREFIX}/view_reporting_data.php"
@@ -36,11 +36,7 @@ def companies(site):
 @pytest.fixture(scope="module")
 def populated(app, site, companies):
     """Every company populated once through the page."""
-    client = app.test_client()
-    sign_in(client)
-    data = run_job_through(client, POPULATE, {"action": "populate", "company_all": "1", "confirm": "1"})
-    assert data["status"] == "success", data
-    return data
+    return run_job_signed_in(app, POPULATE, {"action": "populate", "company_all": "1", "confirm": "1"})
 
 
 def test_populating_all_companies_is_a_full_sync_job_with_the_right_rows(populated, site, companies):
@@ -96,12 +92,12 @@ def test_the_populate_page_shows_status_and_per_company_counts(populated, admin_
 
 def test_populating_needs_a_company_choice_and_the_confirmation(populated, admin_client, site, companies):
     before = run_ids(site.database)
-    response = post_page(admin_client, POPULATE, {"action": "populate", "confirm": "1"})
+    response = post_form(admin_client, POPULATE, {"action": "populate", "confirm": "1"})
     assert response.status_code == 400
     assert "Choose the companies to populate" in response.get_data(as_text=True)
-    response = post_page(admin_client, POPULATE, {"action": "populate", "company_ids": str(companies.acme)})
+    response = post_form(admin_client, POPULATE, {"action": "populate", "company_ids": str(companies.acme)})
     assert response.status_code == 400 and "Tick" in response.get_data(as_text=True)
-    response = post_page(admin_client, POPULATE, {"action": "populate", "company_ids": "99999", "confirm": "1"})
+    response = post_form(admin_client, POPULATE, {"action": "populate", "company_ids": "99999", "confirm": "1"})
     assert response.status_code == 400 and "does not exist" in response.get_data(as_text=True)
     assert run_ids(site.database) == before
 
@@ -124,11 +120,11 @@ def test_a_second_start_while_a_sync_runs_is_refused(populated, admin_client, si
     before = run_ids(site.database)
     with job_lock(site.database, "sync") as lock:
         assert lock is not None
-        response = post_page(admin_client, POPULATE, {"action": "populate", "company_all": "1", "confirm": "1"})
+        response = post_form(admin_client, POPULATE, {"action": "populate", "company_all": "1", "confirm": "1"})
         assert response.status_code == 302 and response.headers["Location"].endswith("/populate_reporting_table.php")
         page = admin_client.get(POPULATE).get_data(as_text=True)
         assert "The sync was not started: another sync is running" in page
-        response = post_page(
+        response = post_form(
             admin_client, POPULATE,
             {"cleanup_action": "clear", "cleanup_companyid": str(companies.acme), "cleanup_confirm": "1"},
         )  # fmt: skip
@@ -155,11 +151,11 @@ def test_clear_deletes_only_the_chosen_company_and_the_next_sync_refills_it(popu
         committed = read_company_state(connection, tables, companies.acme).committed_version
     hostile_before = site.reporting_rows(companies.hostile)
 
-    response = post_page(admin_client, POPULATE, {"cleanup_action": "clear", "cleanup_companyid": str(companies.acme)})
+    response = post_form(admin_client, POPULATE, {"cleanup_action": "clear", "cleanup_companyid": str(companies.acme)})
     assert response.status_code == 400 and "permanently delete" in response.get_data(as_text=True)
     assert len(site.reporting_rows(companies.acme)) == 3  # nothing cleared without the confirmation
 
-    response = post_page(
+    response = post_form(
         admin_client, POPULATE,
         {"cleanup_action": "clear", "cleanup_companyid": str(companies.acme), "cleanup_confirm": "1"},
     )  # fmt: skip
@@ -217,9 +213,7 @@ def big_company(app, site, populated):
     course = site.course("Big course", [company], modules=(1,))
     for number in range(30):
         site.enrol(site.user(f"Big{number:02d}", companies=[company]), course)
-    client = app.test_client()
-    sign_in(client)
-    data = run_job_through(client, POPULATE, {"action": "populate", "company_ids": str(company), "confirm": "1"})
+    data = run_job_signed_in(app, POPULATE, {"action": "populate", "company_ids": str(company), "confirm": "1"})
     assert data["created"] == 30
     return company
 

@@ -88,10 +88,8 @@ def test_an_unknown_table_action_changes_nothing(admin_client, site):
 def broken_site(site):
     """Web services off, only SOAP, no service, no function: every check fails."""
     tables = site.tables
-    with site.database.begin() as connection:
-        for table in (tables.external_tokens, tables.external_services_functions, tables.external_services,
-                      tables.external_functions, tables.external_services_users):  # fmt: skip
-            connection.execute(sa.delete(table))
+    site.empty(tables.external_tokens, tables.external_services_functions, tables.external_services,
+               tables.external_functions, tables.external_services_users)  # fmt: skip
     site.core_config("enablewebservices", 0)
     site.core_config("webserviceprotocols", "soap")
     return site

@@ -15,8 +15,8 @@ from alxbridge.sync.state import read_company_state
 from alxbridge.upsert import upsert
 
 from ..conftest import make_app
-from .support import PREFIX, XSS, sign_in
-from .sync_support import build_companies, job_token, post_page, run_ids, run_job_through, wait_for_job
+from .support import PREFIX, XSS, post_form
+from .sync_support import build_companies, run_ids, run_job_signed_in, run_job_through
 
 SYNC = f"{PREFIX}/sync_reporting_data.php"
 TRIGGER = f"{PREFIX}/manual_sync_trigger.php"
@@ -45,16 +45,7 @@ def companies(site):
 @pytest.fixture(scope="module")
 def triggered(app, site, companies):
     """The hourly sync, started once with the Auto-Sync page's "Trigger Sync Now" button."""
-    client = app.test_client()
-    sign_in(client)
-    token = csrf_token_of(client, STATUS)
-    data = wait_for_job(client, job_token(client.post(TRIGGER, data={"csrf_token": token})))
-    assert data["status"] == "success", data
-    return data
-
-
-def csrf_token_of(client, path):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+    return run_job_signed_in(app, TRIGGER, {}, page=STATUS)
 
 
 def test_the_trigger_runs_the_hourly_sync_of_every_company(triggered, site, companies):
@@ -81,11 +72,11 @@ def test_sync_changes_syncs_only_what_changed(triggered, admin_client, site, com
 
 def test_a_full_company_sync_needs_a_company_and_the_confirmation(triggered, admin_client, site, companies):
     before = run_ids(site.database)
-    response = post_page(admin_client, SYNC, {"action": "sync_full", "companyid": "", "confirm": "1"})
+    response = post_form(admin_client, SYNC, {"action": "sync_full", "companyid": "", "confirm": "1"})
     assert response.status_code == 400 and "Choose a company." in response.get_data(as_text=True)
-    response = post_page(admin_client, SYNC, {"action": "sync_full", "companyid": companies.acme})
+    response = post_form(admin_client, SYNC, {"action": "sync_full", "companyid": companies.acme})
     assert response.status_code == 400 and "Tick the confirmation box" in response.get_data(as_text=True)
-    response = post_page(admin_client, SYNC, {"action": "sync_everything", "confirm": "1"})
+    response = post_form(admin_client, SYNC, {"action": "sync_everything", "confirm": "1"})
     assert response.status_code == 400 and "Unknown action" in response.get_data(as_text=True)
     assert run_ids(site.database) == before
     data = run_job_through(admin_client, SYNC, {"action": "sync_full", "companyid": companies.acme, "confirm": "1"})
@@ -153,10 +144,10 @@ def test_a_start_while_a_sync_runs_is_refused(triggered, admin_client, site, com
     before = run_ids(site.database)
     with job_lock(site.database, "sync") as lock:
         assert lock is not None
-        response = post_page(admin_client, SYNC, {"action": "sync_changes", "companyid": "0", "confirm": "1"})
+        response = post_form(admin_client, SYNC, {"action": "sync_changes", "companyid": "0", "confirm": "1"})
         assert response.headers["Location"].endswith("/sync_reporting_data.php")
         assert "another sync is running" in admin_client.get(SYNC).get_data(as_text=True)
-        response = admin_client.post(TRIGGER, data={"csrf_token": csrf_token_of(admin_client, STATUS)})
+        response = post_form(admin_client, TRIGGER, page=STATUS)
         assert response.headers["Location"].endswith("/auto_sync_status.php")
         assert "another sync is running" in admin_client.get(STATUS).get_data(as_text=True)
     assert run_ids(site.database) == before
