@@ -180,8 +180,19 @@ def section_lock(connection, name, wait):
         raise LockTimeout(f"lock {name!r} still busy after {wait} s")
     try:
         yield
-    finally:
-        try:
-            connection.execute(sa.text("SELECT RELEASE_LOCK(:key)"), {"key": key})
-        except Exception:  # noqa: BLE001 - never hand a pooled connection back still holding the lock
-            connection.invalidate()  # closing the session releases the lock on the server
+    except BaseException:
+        with contextlib.suppress(Exception):  # the block's own error is the one to report
+            _release_section(connection, key)
+        raise
+    _release_section(connection, key)
+
+
+def _release_section(connection, key):
+    """``RELEASE_LOCK``; when that fails the connection is discarded (closing the session releases the lock on
+    the server, and no pooled connection goes back still holding it) and the error raised, since the caller's
+    connection is now unusable."""
+    try:
+        connection.execute(sa.text("SELECT RELEASE_LOCK(:key)"), {"key": key})
+    except Exception:
+        connection.invalidate()
+        raise

@@ -123,8 +123,13 @@ def test_a_call_whose_process_dies_keeps_its_row_and_its_lock_is_freed(site):
     dying = database.engine.connect()
     reservation = admit(dying)
     if database.is_mysql:
-        with section_lock(dying, f"quota/{tables.local_alx_api_logs.name}/{user_id}", 5):
-            dying.invalidate()  # the process dies inside the section: the server drops the session and its lock
+        # The process dies inside the section: the server drops the session and its lock; the holder's
+        # connection is unusable, and the section says so instead of letting the call go on with it.
+        with (
+            pytest.raises(sa.exc.SQLAlchemyError),
+            section_lock(dying, f"quota/{tables.local_alx_api_logs.name}/{user_id}", 5),
+        ):
+            dying.invalidate()
     dying.close()
     with database.connect() as connection:
         second = admit(connection)
