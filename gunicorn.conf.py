@@ -17,9 +17,9 @@ threads = 4
 timeout = 120
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so a slow leak in a driver cannot grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# No periodic worker recycling: with gthread workers, gunicorn drops requests in flight while a worker
+# restarts for max_requests (benoitc/gunicorn#3038, open), which the load test saw as 502s from nginx.
+max_requests = 0
 # The bridge writes its own structured access log (alxbridge.access) without query strings:
 # gunicorn's would print wstoken in the request line.
 accesslog = None

@@ -1,7 +1,8 @@
 """One structured (JSON) log line per request, with a request id, and no secret in any log line.
 
-The id comes from a sane ``X-Request-Id`` set by the proxy, else a new one; it is echoed in the
-response header and in Moodle's "unexpected error" message, so an admin can find the log line.
+The id comes from a sane ``X-Request-Id`` set by the proxy, else a new one; it is in Moodle's
+"unexpected error" message, so an admin can find the log line, and in the ``X-Request-Id`` header
+of every answer but the REST server's, whose headers stay exactly Moodle's.
 Only the path is logged, never the query string, and :class:`SecretMaskingFilter` rewrites
 ``wstoken=…``, ``token=…`` and ``password=…`` in every record of the loggers it guards (the
 development server's access log quotes whole request lines).
@@ -44,7 +45,8 @@ def _start():
 def _finish(response):
     if "request_id" not in g:  # an earlier before_request answered first
         _start()
-    response.headers["X-Request-Id"] = g.request_id
+    if "ws_call" not in g:  # Moodle's REST answers keep exactly Moodle's headers
+        response.headers["X-Request-Id"] = g.request_id
     entry = {
         "request_id": g.request_id,
         "method": request.method,

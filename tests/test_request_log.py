@@ -25,7 +25,7 @@ def test_each_request_logs_one_json_line_with_its_id_and_no_query(app, database,
     [line] = access_lines(caplog)
     assert line["path"] == "/webservice/rest/server.php" and line["status"] == response.status_code
     assert line["wsfunction"] == "core_webservice_get_site_info"
-    assert line["request_id"] == response.headers["X-Request-Id"]
+    assert len(line["request_id"]) == 12 and "X-Request-Id" not in response.headers  # Moodle's headers only
     assert TOKEN not in caplog.text
 
 

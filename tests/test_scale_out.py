@@ -9,18 +9,13 @@ that the schedulers of all workers run each sync slot once. For the last one the
 ``tests/scale_out_app.py``: production's ``wsgi:app`` with the sync fired every few seconds.
 """
 
-import contextlib
 import http.client
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import redis
@@ -31,9 +26,9 @@ from alxbridge.demo import build_demo_site
 from alxbridge.sync.runs import run_sync
 from alxbridge.upsert import upsert
 
+from .gunicorn_support import ServerDidNotStart, gunicorn_servers
 from .nginx_support import free_port, nginx_in_front
 
-ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("ALX_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 PROGRESS = "local_alx_report_api_get_course_progress"
 PER_TOKEN = 10  # ALX_RATELIMIT_PER_TOKEN, per minute
@@ -75,64 +70,6 @@ def site(mysql_url):
     database.engine.dispose()
 
 
-@contextlib.contextmanager
-def gunicorn_servers(count, env, folder):
-    """``count`` gunicorn servers, each in its own process group; yields their ports; stops them all after."""
-    processes, ports, logs = [], [], []
-    try:
-        for index in range(count):
-            port = free_port()
-            log = open(folder / f"gunicorn-{index}.log", "wb")  # noqa: SIM115 - closed below
-            logs.append(log)
-            command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-                       "--workers", "2", "tests.scale_out_app:app"]  # fmt: skip
-            processes.append(
-                subprocess.Popen(
-                    command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
-            ports.append(port)
-        for process, port, log in zip(processes, ports, logs, strict=True):
-            _wait_until_serving(process, port, Path(log.name))
-        yield ports
-    finally:
-        for process in processes:
-            _stop(process)
-        for log in logs:
-            log.close()
-
-
-def _wait_until_serving(process, port, log_path, seconds=40):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            status, _ = request(port, "GET", "/healthz")
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    tail = log_path.read_text(errors="replace")[-3000:]
-    pytest.fail(f"gunicorn on port {port} did not start:\n{tail}", pytrace=False)
-
-
-def _stop(process):
-    """TERM to the server's process group (master and workers), KILL if it is not gone in 15 s."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    with contextlib.suppress(ProcessLookupError):  # workers left behind by a master that died first
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def servers(site, shared_redis, mysql_url, tmp_path_factory):
     env = {
@@ -147,8 +84,11 @@ def servers(site, shared_redis, mysql_url, tmp_path_factory):
         "ALX_TEST_SYNC_PERIOD": str(SYNC_PERIOD),
     }
     folder = tmp_path_factory.mktemp("scale-out")
-    with gunicorn_servers(2, env, folder) as ports:
-        yield ports, folder, time.time()
+    try:
+        with gunicorn_servers(2, env, folder, app="tests.scale_out_app:app", workers=2) as ports:
+            yield ports, folder, time.time()
+    except ServerDidNotStart as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="module")
