@@ -86,3 +86,25 @@ def test_a_sync_killed_in_the_middle_of_a_company_leaves_it_as_it_was(site, tmp_
     with site.database.connect() as connection:
         statuses = [s for (s,) in connection.execute(sa.select(runs.c.status).order_by(runs.c.id))]
     assert statuses[-2:] == ["aborted", "success"]
+
+
+def test_an_hourly_run_killed_while_writing_the_shortlists_leaves_every_company_as_it_was(site, tmp_path):
+    """The shortlisted companies are written in one transaction: a kill before its commit loses nothing."""
+    users = site.tables.user
+    with site.database.begin() as connection:
+        connection.execute(sa.update(users).values(lastname="Shortlisted", timemodified=int(time.time())))
+    before = {company: company_snapshot(site, company) for company in site.companies}
+
+    committing = r"shortlisted companies written, \d+ changed; committing"
+    doomed = SyncProcess(site.url, committing, tmp_path / "never", "sync")
+    assert doomed.next_line() == "PAUSED"
+    doomed.popen.send_signal(signal.SIGKILL)
+    doomed.popen.wait(timeout=TIMEOUT)
+    assert {company: company_snapshot(site, company) for company in site.companies} == before
+
+    rerun = SyncProcess(site.url, "never matches", tmp_path / "unused", "sync")
+    assert rerun.finish() == 0, rerun.output
+    for company in site.companies:
+        rows, state, _ = company_snapshot(site, company)
+        assert {row.lastname for row in rows} == {"Shortlisted"}
+        assert state.committed_version > before[company][1].committed_version

@@ -20,6 +20,7 @@ a changed digest makes the run look at.
 """
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -97,35 +98,17 @@ def _bucket(userid):
     return userid % USER_BUCKETS
 
 
-def _grouped_sums(query_key, *sums):
-    """``SELECT key, count, sums… GROUP BY key`` with integer sums (MariaDB's DECIMAL sums cost a Decimal each
-    in Python) and without the sort MariaDB adds to a ``GROUP BY`` unless told ``ORDER BY NULL``."""
-    totals = (sa.cast(sa.func.sum(value), sa.BigInteger) for value in sums)
-    return sa.select(query_key, sa.func.count(), *totals).group_by(query_key).order_by(sa.null())
+def _totals(*values):
+    """Integer sums: MariaDB's DECIMAL sums would cost a ``Decimal`` each in Python."""
+    return (sa.cast(sa.func.sum(value), sa.BigInteger) for value in values)
 
 
-def _per_course_buckets(rows, course_of=None):
-    """``{courseid: {bucket: (totals…)}}`` from rows ``(owner * USER_BUCKETS + bucket, totals…)``.
-
-    ``course_of`` maps an owner (an enrolment method) to its course; without it the owner is the course.
-    """
-    totals = {}
-    for key, *values in rows:
-        owner, bucket = divmod(key, USER_BUCKETS)
-        courseid = owner if course_of is None else course_of.get(owner)
-        if courseid is not None:
-            key = courseid * USER_BUCKETS + bucket
-            previous = totals.get(key)
-            totals[key] = values if previous is None else [a + b for a, b in zip(previous, values, strict=True)]
-    courses = {}
-    for key in sorted(totals):
-        courseid, bucket = divmod(key, USER_BUCKETS)
-        courses.setdefault(courseid, {})[bucket] = totals[key]
-    return courses
-
-
-def _encode_buckets(sums):
-    return ",".join(f"{bucket}:{_digest(*values)[:12]}" for bucket, values in sums.items())
+def _bucket_texts(rows):
+    """``{courseid: "bucket:digest,…"}`` from rows ``(courseid * USER_BUCKETS + bucket, totals…)`` in key order."""
+    return {
+        courseid: ",".join(f"{key % USER_BUCKETS}:{_digest(*totals)[:12]}" for key, *totals in group)
+        for courseid, group in itertools.groupby(rows, key=lambda row: row[0] // USER_BUCKETS)
+    }
 
 
 def _decode_buckets(text):
@@ -136,30 +119,47 @@ def course_digests(connection, tables):
     """``{courseid: {"enrolments": text, "completions": text, "modules": digest}}`` as stored.
 
     Enrolments and course completions are digested per course and bucket of users, so a change
-    points at a few dozen rows rather than a whole course. Rows are grouped on one computed key
-    (which also keeps MariaDB from walking an index), and enrolments per enrolment method, added up
-    per course here, which spares the database a join over the largest table.
+    points at a few dozen rows rather than a whole course. Rows are grouped on computed keys (which
+    also keeps MariaDB from walking an index), enrolments first per enrolment method and then per
+    course, which spares the database a join over the largest table; Python only hashes the sums.
     """
     ue, enrol = tables.user_enrolments, tables.enrol
     completions, modules = tables.course_completions, tables.course_modules
-    course_of = dict(connection.execute(sa.select(enrol.c.id, enrol.c.courseid)).all())
-    enrolments = connection.execute(
-        _grouped_sums(ue.c.enrolid * USER_BUCKETS + _bucket(ue.c.userid), ue.c.id, ue.c.id * ue.c.status)
-    ).all()
-    completed = connection.execute(
-        _grouped_sums(
-            completions.c.course * USER_BUCKETS + _bucket(completions.c.userid),
-            sa.func.coalesce(completions.c.timecompleted, 0),
-            completions.c.timestarted,
+    method, bucket = ue.c.enrolid + 0, _bucket(ue.c.userid)
+    ids, suspended_ids = _totals(ue.c.id, ue.c.id * ue.c.status)
+    per_method = (
+        sa.select(
+            method.label("method"),
+            bucket.label("bucket"),
+            sa.func.count().label("rows"),
+            ids.label("ids"),
+            suspended_ids.label("suspended_ids"),
         )
-    ).all()
+        .group_by(method, bucket)
+        .subquery("per_method")
+    )
+    enrolment_key = enrol.c.courseid * USER_BUCKETS + per_method.c.bucket
+    enrolments = connection.execute(
+        sa.select(enrolment_key, *_totals(per_method.c.rows, per_method.c.ids, per_method.c.suspended_ids))
+        .join_from(per_method, enrol, enrol.c.id == per_method.c.method)
+        .group_by(enrolment_key)
+        .order_by(enrolment_key)
+    )
     digests = {}
-    for kind, per_course in (
-        ("enrolments", _per_course_buckets(enrolments, course_of)),
-        ("completions", _per_course_buckets(completed)),
-    ):
-        for courseid, buckets in per_course.items():
-            digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))[kind] = _encode_buckets(buckets)
+    for courseid, text in _bucket_texts(enrolments).items():
+        digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["enrolments"] = text
+    completion_key = completions.c.course * USER_BUCKETS + _bucket(completions.c.userid)
+    completed = connection.execute(
+        sa.select(
+            completion_key,
+            sa.func.count(),
+            *_totals(sa.func.coalesce(completions.c.timecompleted, 0), completions.c.timestarted),
+        )
+        .group_by(completion_key)
+        .order_by(completion_key)
+    )
+    for courseid, text in _bucket_texts(completed).items():
+        digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["completions"] = text
     for courseid, *values in connection.execute(
         sa.select(
             modules.c.course,
@@ -175,16 +175,19 @@ def course_digests(connection, tables):
 
 
 def changed_buckets(current, stored):
-    """Keys ``courseid * USER_BUCKETS + bucket`` of the buckets whose digest differs between two texts."""
+    """The buckets whose digest differs between two texts (most texts are equal: nothing to decode)."""
+    if (current or "") == (stored or ""):
+        return set()
     now, before = _decode_buckets(current), _decode_buckets(stored)
     return {int(bucket) for bucket in now.keys() | before.keys() if now.get(bucket) != before.get(bucket)}
 
 
 def stored_course_digests(connection, tables):
     table = tables.local_alxbridge_course
+    query = sa.select(table.c.courseid, *(table.c[kind] for kind in COURSE_DIGESTS))
     return {
-        row.courseid: {kind: row._mapping[kind] or "" for kind in COURSE_DIGESTS}
-        for row in connection.execute(sa.select(table.c.courseid, *(table.c[kind] for kind in COURSE_DIGESTS)))
+        courseid: {kind: text or "" for kind, text in zip(COURSE_DIGESTS, texts, strict=True)}
+        for courseid, *texts in connection.execute(query)
     }
 
 
@@ -243,11 +246,13 @@ def members_with_stale_rows(connection, tables, enrolment_keys, completion_keys)
     completion, looking only at rows in the flagged (course, user bucket) keys.
 
     These are the changes Moodle makes without a timestamp (deleted enrolments, back-dated or reset
-    course completions). One pass over the reporting table, with lookups only for flagged rows. The
-    course completion is outer-joined on Moodle's unique (userid, course) key rather than probed by
-    ``NOT EXISTS``, which MariaDB answers by materialising the whole table (1 s at 1M rows).
+    course completions). One pass over the reporting table, with lookups only for flagged rows: the
+    course completion (Moodle's unique (userid, course) key) and the active enrolments are outer-joined
+    rather than probed by ``NOT EXISTS``, which MariaDB answers by materialising every active enrolment
+    or course completion of the site (seconds at 1M rows).
     """
     reporting, completions = tables.local_alx_api_reporting, tables.course_completions
+    user_enrolments, enrol = tables.user_enrolments, tables.enrol
     key = reporting.c.courseid * USER_BUCKETS + _bucket(reporting.c.userid)
     same_pair = sa.and_(completions.c.userid == reporting.c.userid, completions.c.course == reporting.c.courseid)
     agrees = sa.and_(
@@ -258,11 +263,19 @@ def members_with_stale_rows(connection, tables, enrolment_keys, completion_keys)
     never_started = sa.and_(
         completions.c.id.is_(None), reporting.c.timecompleted == 0, reporting.c.status == "not_started"
     )
-    enrolment_lost = ~_active_enrolment(tables, reporting.c.userid, lambda course: course == reporting.c.courseid)
+    active_enrolments = user_enrolments.join(
+        enrol, sa.and_(enrol.c.id == user_enrolments.c.enrolid, enrol.c.status == 0)
+    )
+    enrolled = sa.and_(
+        user_enrolments.c.userid == reporting.c.userid,
+        user_enrolments.c.status == 0,
+        enrol.c.courseid == reporting.c.courseid,
+    )
+    enrolment_lost = user_enrolments.c.id.is_(None)
     rows = connection.execute(
         sa.select(reporting.c.companyid, reporting.c.userid)
         .distinct()
-        .select_from(reporting.outerjoin(completions, same_pair))
+        .select_from(reporting.outerjoin(completions, same_pair).outerjoin(active_enrolments, enrolled))
         .where(
             live(reporting),
             key.in_(sorted(enrolment_keys | completion_keys)),  # on the scan, before the join

@@ -40,70 +40,35 @@ PROGRESS_COLUMNS = (
 )
 
 
-def progress_query(tables, companyid, course_ids, now, user_ids=None):
-    """SELECT of :data:`PROGRESS_COLUMNS` for the company's exposed rows among ``course_ids``.
+def _enrolment_start(user_enrolments):
+    return sa.case((user_enrolments.c.timestart > 0, user_enrolments.c.timestart), else_=user_enrolments.c.timecreated)
 
-    ``user_ids`` narrows the query to those users (the incremental sync and single-user lookups).
-    The statement is unordered so it can feed ``INSERT … SELECT``; add ``order_by`` to page it.
+
+def _active_enrolment(user_enrolments, enrol, now):
+    return (
+        enrol.c.status == 0,
+        user_enrolments.c.status == 0,
+        user_enrolments.c.timestart <= now,
+        sa.or_(user_enrolments.c.timeend == 0, user_enrolments.c.timeend > now),
+    )
+
+
+def _trackable(course_modules):
+    return sa.and_(course_modules.c.completion > 0, course_modules.c.deletioninprogress == 0)
+
+
+def _progress(tables, enrolled, trackable, complete, *columns):
+    """The :data:`PROGRESS_COLUMNS` (then ``columns``) of the ``enrolled`` (userid, courseid, enrolstart) rows.
+
+    ``trackable`` and ``complete`` count the course's trackable modules and the user's complete ones
+    (NULL counts as none).
     """
-    user, course, company_users = tables.user, tables.course, tables.company_users
-    user_enrolments, enrol = tables.user_enrolments, tables.enrol
-    course_completions, course_modules = tables.course_completions, tables.course_modules
-    module_completion = tables.course_modules_completion
-    course_ids = sorted(course_ids)
-
-    members = sa.select(company_users.c.userid).where(
-        company_users.c.companyid == companyid, company_users.c.suspended == 0
-    )
-    if user_ids is not None:
-        members = members.where(company_users.c.userid.in_(sorted(user_ids)))
-
-    enrolment_start = sa.case(
-        (user_enrolments.c.timestart > 0, user_enrolments.c.timestart), else_=user_enrolments.c.timecreated
-    )
-    enrolled = (
-        sa.select(user_enrolments.c.userid, enrol.c.courseid, sa.func.min(enrolment_start).label("enrolstart"))
-        .join(enrol, enrol.c.id == user_enrolments.c.enrolid)
-        .where(
-            enrol.c.courseid.in_(course_ids),
-            enrol.c.status == 0,
-            user_enrolments.c.status == 0,
-            user_enrolments.c.timestart <= now,
-            sa.or_(user_enrolments.c.timeend == 0, user_enrolments.c.timeend > now),
-            user_enrolments.c.userid.in_(members),
-        )
-        .group_by(user_enrolments.c.userid, enrol.c.courseid)
-        .subquery("enrolled")
-    )
-
-    trackable = sa.and_(
-        course_modules.c.course.in_(course_ids),
-        course_modules.c.completion > 0,
-        course_modules.c.deletioninprogress == 0,
-    )
-    modules = (
-        sa.select(course_modules.c.course, sa.func.count().label("trackable"))
-        .where(trackable)
-        .group_by(course_modules.c.course)
-        .subquery("modules")
-    )
-    done = (
-        sa.select(module_completion.c.userid, course_modules.c.course, sa.func.count().label("complete"))
-        .join(course_modules, course_modules.c.id == module_completion.c.coursemoduleid)
-        .where(
-            trackable,
-            module_completion.c.completionstate.in_(COMPLETE_STATES),
-            module_completion.c.userid.in_(members),
-        )
-        .group_by(module_completion.c.userid, course_modules.c.course)
-        .subquery("done")
-    )
-
+    user, course, course_completions = tables.user, tables.course, tables.course_completions
     completed = course_completions.c.timecompleted > 0
-    complete_modules = sa.func.coalesce(done.c.complete, 0)
+    complete_modules = sa.func.coalesce(complete, 0)
     percentage = sa.case(
         (completed, 100),
-        (modules.c.trackable > 0, sa.func.round(complete_modules * 100.0 / modules.c.trackable, 2)),
+        (trackable > 0, sa.func.round(complete_modules * 100.0 / trackable, 2)),
         else_=0,
     )
     status = sa.case(
@@ -126,6 +91,7 @@ def progress_query(tables, companyid, course_ids, now, user_ids=None):
             timestarted.label("timestarted"),
             sa.type_coerce(percentage, PERCENTAGE_TYPE).label("percentage"),
             status.label("status"),
+            *columns,
         )
         .select_from(enrolled)
         .join(user, user.c.id == enrolled.c.userid)
@@ -136,10 +102,117 @@ def progress_query(tables, companyid, course_ids, now, user_ids=None):
                 course_completions.c.userid == enrolled.c.userid, course_completions.c.course == enrolled.c.courseid
             ),
         )
-        .outerjoin(modules, modules.c.course == enrolled.c.courseid)
-        .outerjoin(done, sa.and_(done.c.userid == enrolled.c.userid, done.c.course == enrolled.c.courseid))
         .where(user.c.deleted == 0, user.c.suspended == 0)
     )
+
+
+def progress_query(tables, companyid, course_ids, now, user_ids=None):
+    """SELECT of :data:`PROGRESS_COLUMNS` for the company's exposed rows among ``course_ids``.
+
+    ``user_ids`` narrows the query to those users (the incremental sync and single-user lookups).
+    The statement is unordered so it can feed ``INSERT … SELECT``; add ``order_by`` to page it.
+    """
+    company_users, user_enrolments, enrol = tables.company_users, tables.user_enrolments, tables.enrol
+    course_modules, module_completion = tables.course_modules, tables.course_modules_completion
+    course_ids = sorted(course_ids)
+
+    members = sa.select(company_users.c.userid).where(
+        company_users.c.companyid == companyid, company_users.c.suspended == 0
+    )
+    if user_ids is not None:
+        members = members.where(company_users.c.userid.in_(sorted(user_ids)))
+    enrolled = (
+        sa.select(
+            user_enrolments.c.userid,
+            enrol.c.courseid,
+            sa.func.min(_enrolment_start(user_enrolments)).label("enrolstart"),
+        )
+        .join(enrol, enrol.c.id == user_enrolments.c.enrolid)
+        .where(
+            enrol.c.courseid.in_(course_ids),
+            *_active_enrolment(user_enrolments, enrol, now),
+            user_enrolments.c.userid.in_(members),
+        )
+        .group_by(user_enrolments.c.userid, enrol.c.courseid)
+        .subquery("enrolled")
+    )
+    trackable = sa.and_(course_modules.c.course.in_(course_ids), _trackable(course_modules))
+    modules = (
+        sa.select(course_modules.c.course, sa.func.count().label("trackable"))
+        .where(trackable)
+        .group_by(course_modules.c.course)
+        .subquery("modules")
+    )
+    done = (
+        sa.select(module_completion.c.userid, course_modules.c.course, sa.func.count().label("complete"))
+        .join(course_modules, course_modules.c.id == module_completion.c.coursemoduleid)
+        .where(
+            trackable,
+            module_completion.c.completionstate.in_(COMPLETE_STATES),
+            module_completion.c.userid.in_(members),
+        )
+        .group_by(module_completion.c.userid, course_modules.c.course)
+        .subquery("done")
+    )
+    return (
+        _progress(tables, enrolled, modules.c.trackable, done.c.complete)
+        .outerjoin(modules, modules.c.course == enrolled.c.courseid)
+        .outerjoin(done, sa.and_(done.c.userid == enrolled.c.userid, done.c.course == enrolled.c.courseid))
+    )
+
+
+def shortlist_progress_query(tables, users, courses, now):
+    """SELECT of :data:`PROGRESS_COLUMNS` and ``companyid`` for many companies' shortlisted users at once.
+
+    ``users`` holds (companyid, userid) pairs, ``courses`` the (companyid, courseid) pairs to compute:
+    the rows are those of :func:`progress_query` for each company, its users and its courses. Each
+    table is read once (MySQL cannot open a temporary table twice in one statement), so module counts
+    are correlated subqueries, evaluated once per (company, user, course).
+    """
+    company_users, user_enrolments, enrol = tables.company_users, tables.user_enrolments, tables.enrol
+    course_modules, module_completion = tables.course_modules, tables.course_modules_completion
+    is_member = sa.exists().where(
+        company_users.c.companyid == users.c.companyid,
+        company_users.c.userid == users.c.userid,
+        company_users.c.suspended == 0,
+    )
+    trackable = (
+        sa.select(sa.func.count())
+        .where(course_modules.c.course == enrol.c.courseid, _trackable(course_modules))
+        .scalar_subquery()
+    )
+    complete = (
+        sa.select(sa.func.count())
+        .select_from(module_completion.join(course_modules, course_modules.c.id == module_completion.c.coursemoduleid))
+        .where(
+            module_completion.c.userid == user_enrolments.c.userid,
+            course_modules.c.course == enrol.c.courseid,
+            _trackable(course_modules),
+            module_completion.c.completionstate.in_(COMPLETE_STATES),
+        )
+        .scalar_subquery()
+    )
+    enrolled = (
+        sa.select(
+            users.c.companyid,
+            user_enrolments.c.userid,
+            enrol.c.courseid,
+            sa.func.min(_enrolment_start(user_enrolments)).label("enrolstart"),
+            trackable.label("trackable"),
+            complete.label("complete"),
+        )
+        .select_from(users)
+        .join(user_enrolments, user_enrolments.c.userid == users.c.userid)
+        .join(enrol, enrol.c.id == user_enrolments.c.enrolid)
+        .join(courses, sa.and_(courses.c.companyid == users.c.companyid, courses.c.courseid == enrol.c.courseid))
+        .where(is_member, *_active_enrolment(user_enrolments, enrol, now))
+        .group_by(users.c.companyid, user_enrolments.c.userid, enrol.c.courseid)
+        # Without statistics on the temporary tables MariaDB would pair every course with every user first.
+        .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+        .subquery("enrolled")
+    )
+    companyid = enrolled.c.companyid.label("companyid")
+    return _progress(tables, enrolled, enrolled.c.trackable, enrolled.c.complete, companyid)
 
 
 def compute_company_progress(connection, tables, companyid, course_ids=None, user_ids=None, now=None):

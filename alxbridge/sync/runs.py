@@ -196,9 +196,7 @@ def _sync_shortlists(connection, tables, plans, version, started, clock):
         record_cron_successes(connection, tables, {cid: c.changed for cid, (c, _) in counts.items()}, now)
         log.debug("%d shortlisted companies written, %d changed; committing", len(plans), len(stamped))
     share = (time.perf_counter() - begun) / len(plans)
-    return [
-        CompanyResult(plan.companyid, plan.reason, False, *counts[plan.companyid], seconds=share) for plan in plans
-    ]
+    return [CompanyResult(plan.companyid, plan.reason, False, *counts[plan.companyid], seconds=share) for plan in plans]
 
 
 def _record_failure(connection, tables, plan, error, clock):

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..schema.xmldb import MYSQL_TABLE_OPTIONS
-from .progress import PROGRESS_COLUMNS, progress_query
+from .progress import PROGRESS_COLUMNS, progress_query, shortlist_progress_query
 
 KEY_COLUMNS = ("userid", "courseid", "companyid")
 STAGE_COLUMNS = (*PROGRESS_COLUMNS, "companyid")
 CONTENT_COLUMNS = tuple(column for column in PROGRESS_COLUMNS if column not in KEY_COLUMNS)
-SELECTS_PER_STATEMENT = 100  # companies staged per INSERT … SELECT (SQLite allows 500 compound terms)
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,10 @@ def staging_table(reporting):
 
 @functools.cache
 def scope_tables(reporting):
-    """``(users, courses)``: the (company, user) and (company, course) pairs a batch of shortlists recomputes."""
-    return (
-        _temporary_table(reporting, "scope_users", ("companyid", "userid"), ("companyid", "userid")),
-        _temporary_table(reporting, "scope_courses", ("companyid", "courseid"), ("companyid", "courseid")),
-    )
+    """``(users, courses, other courses)`` of a batch of shortlists: the (company, user) pairs whose rows are
+    recomputed, the (company, course) pairs recomputed whole, and the other exposed courses of each company."""
+    pairs = (("scope_users", "userid"), ("scope_courses", "courseid"), ("scope_other_courses", "courseid"))
+    return tuple(_temporary_table(reporting, name, ("companyid", c), ("companyid", c)) for name, c in pairs)
 
 
 def _drop(connection, table):
@@ -129,11 +127,8 @@ def _company_progress(tables, companyid, course_ids, now, user_ids=None):
     return query.add_columns(sa.literal(companyid, sa.Integer).label("companyid"))
 
 
-def _stage(connection, stage, selects):
-    for start in range(0, len(selects), SELECTS_PER_STATEMENT):
-        chunk = selects[start : start + SELECTS_PER_STATEMENT]
-        query = chunk[0] if len(chunk) == 1 else sa.union_all(*chunk)
-        connection.execute(sa.insert(stage).from_select(STAGE_COLUMNS, query))
+def _stage(connection, stage, select):
+    connection.execute(sa.insert(stage).from_select(STAGE_COLUMNS, select))
 
 
 def _same_key(reporting, stage):
@@ -185,7 +180,7 @@ def write_company(connection, tables, companyid, course_ids, version, now, scope
         course_ids = frozenset(course_ids) & scope.course_ids
 
     _create(connection, stage)
-    _stage(connection, stage, [_company_progress(tables, companyid, course_ids, now, scope.user_ids)])
+    _stage(connection, stage, _company_progress(tables, companyid, course_ids, now, scope.user_ids))
     updated, created = _update_and_insert(connection, reporting, stage, version, now)
     in_scope = [reporting.c.companyid == companyid]
     if scope.user_ids is not None:
@@ -205,14 +200,6 @@ class Shortlist:
     course_ids: frozenset  # the company's exposed courses
     user_ids: frozenset
     changed_courses: frozenset  # may include courses no longer exposed: their rows become tombstones
-
-    def selects(self, tables, now):
-        whole = self.course_ids & self.changed_courses
-        rest = self.course_ids - whole
-        if whole:
-            yield _company_progress(tables, self.companyid, whole, now)
-        if self.user_ids and rest:
-            yield _company_progress(tables, self.companyid, rest, now, self.user_ids)
 
 
 def _stamped(connection, reporting, version, first_new_id):
@@ -241,33 +228,51 @@ def _stamped(connection, reporting, version, first_new_id):
     return stamped
 
 
+def _fill(connection, table, rows):
+    _create(connection, table)
+    if rows:
+        connection.execute(sa.insert(table), rows)
+
+
 def write_shortlists(connection, tables, shortlists, version, now):
     """Write many companies' shortlists in one go, inside the caller's transaction.
 
-    Returns ``{companyid: (WriteCounts, users changed)}`` for the companies whose rows changed.
-    Must run before any other write of the run with ``version`` (see :func:`_stamped`).
+    The users' rows of every company are computed by one statement; a course recomputed whole
+    costs a statement for its company. Returns ``{companyid: (WriteCounts, users changed)}`` for
+    the companies whose rows changed. Must run before any other write of the run with
+    ``version`` (see :func:`_stamped`).
     """
     reporting = tables.local_alx_api_reporting
     stage = staging_table(reporting)
-    scoped_users, scoped_courses = scope_tables(reporting)
-    scopes = (
-        (scoped_users, "userid", [{"companyid": s.companyid, "userid": u} for s in shortlists for u in s.user_ids]),
-        (
-            scoped_courses,
-            "courseid",
-            [{"companyid": s.companyid, "courseid": c} for s in shortlists for c in s.changed_courses],
-        ),
+    users, courses, other_courses = scope_tables(reporting)
+    _fill(connection, users, [{"companyid": s.companyid, "userid": u} for s in shortlists for u in s.user_ids])
+    _fill(
+        connection, courses, [{"companyid": s.companyid, "courseid": c} for s in shortlists for c in s.changed_courses]
+    )
+    _fill(
+        connection,
+        other_courses,
+        [
+            {"companyid": s.companyid, "courseid": c}
+            for s in shortlists
+            if s.user_ids
+            for c in s.course_ids - s.changed_courses
+        ],
     )
     _create(connection, stage)
-    _stage(connection, stage, [select for shortlist in shortlists for select in shortlist.selects(tables, now)])
+    for shortlist in shortlists:
+        if whole := shortlist.course_ids & shortlist.changed_courses:
+            _stage(connection, stage, _company_progress(tables, shortlist.companyid, whole, now))
+    if any(shortlist.user_ids for shortlist in shortlists):
+        _stage(connection, stage, shortlist_progress_query(tables, users, other_courses, now))
     first_new_id = (connection.execute(sa.select(sa.func.max(reporting.c.id))).scalar() or 0) + 1
     _update_and_insert(connection, reporting, stage, version, now)
-    for table, column, rows in scopes:
-        if rows:
-            _create(connection, table)
-            connection.execute(sa.insert(table), rows)
-            in_scope = (reporting.c.companyid == table.c.companyid, reporting.c[column] == table.c[column])
-            connection.execute(_tombstone(reporting, stage, version, now, *in_scope))
-            _drop(connection, table)
-    _drop(connection, stage)
+    # A user's rows are found through the (userid, …) index: ``companyid + 0`` keeps MariaDB, which has no
+    # statistics on the scope tables, from reading every row of the company through its index instead.
+    same_user = (reporting.c.companyid + 0 == users.c.companyid, reporting.c.userid == users.c.userid)
+    same_course = (reporting.c.companyid == courses.c.companyid, reporting.c.courseid == courses.c.courseid)
+    for in_scope in (same_user, same_course):
+        connection.execute(_tombstone(reporting, stage, version, now, *in_scope))
+    for table in (stage, users, courses, other_courses):
+        _drop(connection, table)
     return _stamped(connection, reporting, version, first_new_id)
