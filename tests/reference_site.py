@@ -5,12 +5,29 @@ loading them lets a test replay a request against the bridge and compare the byt
 """
 
 import json
+import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "moodle-reference"
-if not REFERENCE.is_dir():  # CI and developers check out the project with shared/ beside it
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _shared_folder():
+    """``shared/`` beside the checkout (CI), else beside the checkout a local clone was made from."""
+    beside = CHECKOUT.parent / "shared"
+    if beside.is_dir():
+        return beside
+    origin = subprocess.run(
+        ["git", "-C", str(CHECKOUT), "config", "--get", "remote.origin.url"], capture_output=True, text=True
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        return Path(origin).resolve().parent / "shared"
+    return beside
+
+
+REFERENCE = _shared_folder() / "data" / "moodle-reference"
+if not REFERENCE.is_dir():
     raise RuntimeError(f"the golden recordings are missing: expected {REFERENCE} (shared/ beside the checkout)")
 BASE_URL = "http://127.0.0.1:8089"
 NOW = 1795304481  # the fixture's "now" when the site was set up
