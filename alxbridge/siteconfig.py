@@ -22,16 +22,21 @@ def site_admin_ids(value):
     return {int(part) for part in (value or "").split(",") if part.strip().isdigit()}
 
 
-def site_timezone(connection, tables, override=None):
+TIMEZONE_SETTINGS = ("forcetimezone", "timezone")
+
+
+def site_timezone(connection, tables, override=None, config=None):
     """The zone of the plugin's ``Y-m-d H:i:s`` dates and of "today" for quotas.
 
     ``ALX_TIMEZONE`` wins; else Moodle's ``forcetimezone``, then ``timezone`` (``99`` means "the
-    server's"), else the zone of this server, as PHP's default would be.
+    server's"), else the zone of this server, as PHP's default would be. ``config``: ``mdl_config``
+    values the caller has already read, :data:`TIMEZONE_SETTINGS` among them.
     """
     if override:
         return ZoneInfo(override)
-    config = core_config(connection, tables, "forcetimezone", "timezone")
-    for name in ("forcetimezone", "timezone"):
+    if config is None:
+        config = core_config(connection, tables, *TIMEZONE_SETTINGS)
+    for name in TIMEZONE_SETTINGS:
         value = (config.get(name) or "").strip()
         if value and value != "99":
             try:

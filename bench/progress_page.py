@@ -379,9 +379,7 @@ class Phases:
 
     WRAPPED = (
         ("alxbridge.reporting.service", "session_page", "page SELECT + row dicts (pages.session_page)"),
-        ("alxbridge.reporting.service", "api_item", "row -> item formatting (formatting.api_item)"),
-        ("alxbridge.webservice.server", "clean_returnvalue", "clean_returnvalue (descriptions)"),
-        ("alxbridge.webservice.server", "result_body", "serialisation (rendering.result_body)"),
+        ("alxbridge.reporting.service", "encode_page", "rows -> JSON body (json_page.encode_page)"),
     )
 
     def __init__(self, engine):

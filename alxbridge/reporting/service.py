@@ -36,6 +36,7 @@ from .contract import (
     no_company,
 )  # fmt: skip
 from .formatting import api_item
+from .json_page import encode_page
 from .pages import live_page, session_page
 from .quota import admit_call
 from .sessions import SYNC_MODE_DISABLED, Snapshot, record_page, session_for, token_hash
@@ -103,24 +104,30 @@ def _page_key(context, company, session, limit, offset, timezone):
     return ":".join(map(str, parts))
 
 
+def _body(context, rows, fields, timezone):
+    """The response body of ``rows``; JSON, the format Power BI reads, is written directly (:mod:`.json_page`)."""
+    if context.response_format == "json":
+        return encode_page(rows, fields, timezone, context.render)
+    return context.render([api_item(row, fields, timezone) for row in rows])
+
+
 def _read_page(context, company, company_settings, limit, offset, timezone, details):
     """The page as a :class:`Page`; the live path (before any sync) as items to render."""
     connection, tables = context.connection, context.tables
     fields = tuple(name for name in FIELD_NAMES if company_settings.fields[name])
-    courses = tuple(sorted(exposed_course_ids(connection, tables, company.id)))
+    courses = tuple(sorted(exposed_course_ids(connection, tables, company.id, company_settings)))
     state = read_company_state(connection, tables, company.id)
     if state.committed_version == 0:  # never synced: serve live, statelessly
         rows = live_page(connection, tables, company.id, courses, offset, limit, context.now)
         details.update(mode="live", cache_hit=False)
-        items = [api_item(row, fields, timezone) for row in rows]
-        return Page(len(items), None, context.render(items))
+        return Page(len(rows), None, _body(context, rows, fields, timezone))
 
     snapshot = _snapshot(context, company, company_settings, state, fields, courses)
     session = session_for(connection, tables, snapshot, limit, offset, context.now)
 
     def compute():
         rows = session_page(connection, tables, company.id, session, offset, limit)
-        body = context.render([api_item(row, session.fields, timezone) for row in rows])
+        body = _body(context, rows, session.fields, timezone)
         return Page(len(rows), rows[-1]["id"] if rows else None, body)
 
     key = _page_key(context, company, session, limit, offset, timezone)
@@ -162,7 +169,7 @@ def get_course_progress(context, params):
             raise invalid_limit(limit)
         if offset < 0:
             raise invalid_offset(offset)
-        timezone = site_timezone(connection, tables, context.settings.get("ALX_TIMEZONE"))
+        timezone = site_timezone(connection, tables, context.settings.get("ALX_TIMEZONE"), context.site_config)
         company_settings = read_company_settings(connection, tables, company.id) if company else None
         row = {
             "user_id": user["id"], "company_shortname": company.shortname if company else "unknown",

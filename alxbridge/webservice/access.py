@@ -32,13 +32,15 @@ def _service_rows(connection, tables, caller, name, now):
     future does not grant access); it is kept so that access decisions match Moodle's.
     """
     s, sf, su = tables.external_services, tables.external_services_functions, tables.external_services_users
+    functions = tables.external_functions
+    declared = sa.exists().where(functions.c.name == name).label("declared")
     open_services = (
-        sa.select(s.c.id, s.c.requiredcapability, sa.null().label("iprestriction"))
+        sa.select(s.c.id, s.c.requiredcapability, sa.null().label("iprestriction"), declared)
         .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 0, sf.c.functionname == name))
         .where(s.c.enabled == 1, s.c.id == caller.service_id)
     )
     restricted_services = (
-        sa.select(s.c.id, s.c.requiredcapability, su.c.iprestriction)
+        sa.select(s.c.id, s.c.requiredcapability, su.c.iprestriction, declared)
         .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 1, sf.c.functionname == name))
         .join(su, sa.and_(su.c.externalserviceid == s.c.id, su.c.userid == caller.user["id"]))
         .where(s.c.enabled == 1, sa.or_(su.c.validuntil.is_(None), su.c.validuntil < now), s.c.id == caller.service_id)
@@ -47,9 +49,17 @@ def _service_rows(connection, tables, caller, name, now):
 
 
 def require_function_access(connection, tables, caller, name, client_ip, now):
-    """Raise Moodle's ``accessexception`` unless the caller's service grants ``name``."""
+    """Moodle's two checks in its order: ``name`` is a declared function (else ``invalidrecord``), and the
+    caller's service grants it (else ``accessexception``).
+
+    The service rows carry whether the function is declared, so a granted call costs one query; the
+    separate lookup runs only when no service row came back.
+    """
+    rows = _service_rows(connection, tables, caller, name, now) if isinstance(name, str) and name else []
+    if not rows or not rows[0]["declared"]:
+        require_declared_function(connection, tables, name)
     default_role = None
-    for row in _service_rows(connection, tables, caller, name, now):
+    for row in rows:
         if row["requiredcapability"]:
             if default_role is None:
                 default_role = core_config(connection, tables, "defaultuserroleid").get("defaultuserroleid", "")

@@ -11,30 +11,28 @@ SYSTEM_CONTEXT_ID = 1
 ALLOW, PROHIBIT = 1, -1000
 
 
-def _context_path(connection, tables, context_id):
-    context = tables.context
-    path = connection.execute(sa.select(context.c.path).where(context.c.id == context_id)).scalar()
+def _context_path(connection, tables, caller):
+    path = caller.context_path
+    if path is None:
+        context = tables.context
+        path = connection.execute(sa.select(context.c.path).where(context.c.id == caller.context_id)).scalar()
     ids = [int(part) for part in (path or "").split("/") if part.isdigit()]
-    return ids or [SYSTEM_CONTEXT_ID, context_id]
+    return ids or [SYSTEM_CONTEXT_ID, caller.context_id]
 
 
 def has_capability(connection, tables, caller, capability, default_user_role_id):
+    """One query: the capability's definitions on the path, for the roles the user holds there (or the default)."""
     if caller.is_site_admin:
         return True
-    path = _context_path(connection, tables, caller.context_id)
+    path = _context_path(connection, tables, caller)
     ra, rc = tables.role_assignments, tables.role_capabilities
-    roles = set(
-        connection.execute(
-            sa.select(ra.c.roleid).where(ra.c.userid == caller.user["id"], ra.c.contextid.in_(path))
-        ).scalars()
-    )
+    assigned = sa.select(ra.c.roleid).where(ra.c.userid == caller.user["id"], ra.c.contextid.in_(path))
+    held = rc.c.roleid.in_(assigned)
     if str(default_user_role_id or "").isdigit():
-        roles.add(int(default_user_role_id))
-    if not roles:
-        return False
+        held = sa.or_(held, rc.c.roleid == int(default_user_role_id))
     rows = connection.execute(
         sa.select(rc.c.roleid, rc.c.contextid, rc.c.permission).where(
-            rc.c.capability == capability, rc.c.roleid.in_(roles), rc.c.contextid.in_(path)
+            rc.c.capability == capability, held, rc.c.contextid.in_(path)
         )
     ).all()
     if any(permission <= PROHIBIT for _, _, permission in rows):

@@ -24,6 +24,7 @@ class CallContext:
     site_url: str
     settings: Mapping
     cache: object = None  # get/set/timeout like Flask-Caching's Cache; None disables caching
+    site_config: Mapping | None = None  # the ``mdl_config`` values the server read (site switches, timezone)
     # Set by the server for the function it runs: value → response body (cleaned, in the call's format).
     render: Callable[[object], str] | None = None
     response_format: str = "json"

@@ -64,7 +64,7 @@ def _json_float(value):
 _ESCAPED_DELETE = re.compile(r"(?<!\\)((?:\\\\)*)\\u007f")
 
 
-def _php_escapes(json_text):
+def php_escapes(json_text):
     """Python's JSON → PHP's: ``/`` escaped as ``\\/``, DEL (0x7f) left as it is."""
     json_text = json_text.replace("/", "\\/")
     return _ESCAPED_DELETE.sub("\\1\x7f", json_text) if "\\u007f" in json_text else json_text
@@ -112,7 +112,7 @@ def php_json_encode(value):
         ready = _json_ready(value)
     except _NeedsPhpEncoder:
         return _php_json_encode_each(value)
-    return _php_escapes(json.dumps(ready, ensure_ascii=True, separators=(",", ":"), allow_nan=False))
+    return php_escapes(json.dumps(ready, ensure_ascii=True, separators=(",", ":"), allow_nan=False))
 
 
 def _php_json_encode_each(value):
@@ -129,7 +129,7 @@ def _php_json_encode_each(value):
     if isinstance(value, Decimal):
         return _php_json_encode_each(str(value))  # PHP sees DB decimals as strings
     if isinstance(value, str):
-        return _php_escapes(json.dumps(value, ensure_ascii=True))
+        return php_escapes(json.dumps(value, ensure_ascii=True))
     if isinstance(value, dict):
         if not value:
             return "[]"  # an empty PHP array is a list

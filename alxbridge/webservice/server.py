@@ -4,7 +4,7 @@ check the service grants it, validate parameters, run, clean the return value, s
 import logging
 from dataclasses import replace
 
-from .access import require_declared_function, require_function_access
+from .access import require_function_access
 from .auth import authenticate, site_switches
 from .descriptions import clean_returnvalue, validate_parameters
 from .exceptions import unknown_function
@@ -32,7 +32,6 @@ def execute(connection, tables, call, context):
         if getattr(error, "errorcode", None) is None:
             raise
         raise AuthenticationFailed(error) from None
-    require_declared_function(connection, tables, call.function)
     require_function_access(connection, tables, caller, call.function, context.client_ip, context.now)
     function = FUNCTIONS.get(call.function)
     if function is None:  # declared in Moodle but not implemented here, and no upstream to pass it to
@@ -48,5 +47,6 @@ def execute(connection, tables, call, context):
     def render(value):
         return result_body(clean_returnvalue(function.returns, value, report), function.returns, call.format)
 
-    result = function.run(replace(context, caller=caller, render=render, response_format=call.format), params)
+    context = replace(context, caller=caller, render=render, response_format=call.format, site_config=config)
+    result = function.run(context, params)
     return result.body if isinstance(result, Rendered) else render(result)
