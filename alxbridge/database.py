@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from .errors import DatabaseConfigError, DatabaseUnavailable, NotAMoodleSite
 from .schema import build_schema
+from .schema.moodle import OPTIONAL_CORE_TABLES
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
 
@@ -118,7 +119,8 @@ class Database:
     def require_moodle_site(self, connection, iomad=True):
         """Fail with a one-line explanation unless Moodle (and IOMAD) tables exist under the prefix."""
         present = self.existing_table_names(connection)
-        missing = [t.name for t in self.schema.moodle_core if t.name not in present]
+        required = [t.name for t in self.schema.moodle_core if t.name[len(self.prefix) :] not in OPTIONAL_CORE_TABLES]
+        missing = [name for name in required if name not in present]
         if missing:
             found = sorted({name[: -len("config_plugins")] for name in present if name.endswith("config_plugins")})
             hint = (

@@ -11,9 +11,11 @@ timestamps an earlier run's changes left are reset first). Then, in this order a
    query, ``UNION ALL`` over companies) into an empty copy of the reporting table;
 2. full rebuild into the empty reporting table (``alx sync --full``), in a child process;
 3. reconciliation: a second full run, nothing changed;
-4. about 1 % of the rows changed the way Moodle changes them (module completions, back-dated course
-   completions, unenrolments, suspended enrolments, profile edits), then an hourly run;
-5. a full run that must find nothing left to change (the hourly run missed nothing).
+4. with the standard log store on (Moodle's default): about 1 % of the rows changed the way Moodle
+   changes them (module completions, back-dated course completions, unenrolments, suspended
+   enrolments, profile edits), each with the event Moodle logs for it, then an hourly run, then a
+   full run that must find nothing left to change (the hourly run missed nothing);
+5. the same with the log store off: the hourly run finds the changes by scanning Moodle's tables.
 
 The baseline runs twice and the second (warm) run counts, so no step is measured on a cold buffer
 pool. Each sync runs in its own process, which reports its peak RSS. Targets: full ≤ 2× baseline,
@@ -67,9 +69,10 @@ def prepare(database):
     tables = database.tables
     bridge = [table for table in database.schema.owned if "_alxbridge_" in table.name]
     database.schema.metadata.drop_all(database.engine, tables=bridge)
-    database.schema.metadata.create_all(database.engine, tables=list(database.schema.owned))
+    database.schema.metadata.create_all(database.engine, tables=[*database.schema.owned, tables.logstore_standard_log])
     with database.begin() as connection:
         connection.execute(sa.text(f"TRUNCATE TABLE {tables.local_alx_api_reporting.name}"))
+        connection.execute(sa.text(f"TRUNCATE TABLE {tables.logstore_standard_log.name}"))
         for name, column in STAMPED_BY_CHANGES:
             table = getattr(tables, name)
             connection.execute(sa.update(table).where(table.c[column] > NOW).values({column: NOW}))
@@ -146,8 +149,34 @@ def run_child(url, mode, now):
     return json.loads(output.strip().splitlines()[-1])
 
 
-def change_one_percent(database, now):
-    """About 1 % of the exposed rows change, each the way Moodle writes it (or fails to stamp it).
+def use_standard_log(database, enabled):
+    """Turn the site's standard log store on (Moodle's default) or off (``tool_log | enabled_stores``)."""
+    config = database.tables.config_plugins
+    where = sa.and_(config.c.plugin == "tool_log", config.c.name == "enabled_stores")
+    with database.begin() as connection:
+        connection.execute(sa.delete(config).where(where))
+        stores = "logstore_standard" if enabled else ""
+        connection.execute(sa.insert(config).values(plugin="tool_log", name="enabled_stores", value=stores))
+
+
+def log_events(connection, database, eventname, crud, rows_sql, parameters):
+    """Log ``eventname`` for each ``(relateduserid, courseid, objectid)`` row of ``rows_sql``, as Moodle does
+    for the change it describes (only the columns the bridge reads carry meaning)."""
+    log = database.tables.logstore_standard_log.name
+    connection.execute(
+        sa.text(f"""
+            INSERT INTO {log} (eventname, component, action, target, objectid, crud, edulevel, contextid, contextlevel,
+                               contextinstanceid, userid, courseid, relateduserid, anonymous, timecreated, origin)
+            SELECT :eventname, 'core', 'updated', 'event', changed.objectid, :crud, 0, 1, 50, changed.courseid, 2,
+                   changed.courseid, changed.relateduserid, 0, :now, 'cli'
+              FROM ({rows_sql}) changed"""),
+        {"eventname": eventname, "crud": crud, **parameters},
+    )
+
+
+def change_one_percent(database, now, events):
+    """About 1 % of the exposed rows change, each the way Moodle writes it (or fails to stamp it); with
+    ``events``, each change also logs the event Moodle logs for it.
 
     Rows are picked by id modulo a random remainder, so a rerun on the same site changes other rows.
     """
@@ -155,6 +184,24 @@ def change_one_percent(database, now):
     t = database.tables
     tables = ("user", "user_enrolments", "enrol", "course_modules", "course_modules_completion", "course_completions")
     names = {name: getattr(t, name).name for name in tables}
+    enrolments = f"""
+        SELECT ue.userid AS relateduserid, e.courseid, ue.id AS objectid
+          FROM {names["user_enrolments"]} ue JOIN {names["enrol"]} e ON e.id = ue.enrolid WHERE ue.id % 1000 = :r"""
+    logged = {  # label: (event, crud, its rows, logged before the change)
+        "module completions": ("\\core\\event\\course_module_completion_updated", "u", f"""
+            SELECT cmc.userid AS relateduserid, cm.course AS courseid, cmc.id AS objectid
+              FROM {names["course_modules_completion"]} cmc
+              JOIN {names["course_modules"]} cm ON cm.id = cmc.coursemoduleid
+             WHERE cmc.timemodified = :now""", False),
+        "back-dated course completions": ("\\core\\event\\course_completed", "u", f"""
+            SELECT userid AS relateduserid, course AS courseid, id AS objectid FROM {names["course_completions"]}
+             WHERE timecompleted = :now - 3 * 86400 AND id % 300 = :r""", False),
+        "unenrolments": ("\\core\\event\\user_enrolment_deleted", "d", enrolments, True),
+        "suspended enrolments": ("\\core\\event\\user_enrolment_updated", "u", enrolments, False),
+        "profile edits": ("\\core\\event\\user_updated", "u", f"""
+            SELECT id AS relateduserid, 0 AS courseid, id AS objectid FROM {names["user"]}
+             WHERE id % 1000 = :r AND deleted = 0""", False),
+    }  # fmt: skip
     statements = {
         "module completions": f"""
             INSERT INTO {names["course_modules_completion"]} (coursemoduleid, userid, completionstate, timemodified)
@@ -176,10 +223,18 @@ def change_one_percent(database, now):
             UPDATE {names["user"]} SET lastname = CONCAT(lastname, ' Jr'), timemodified = :now
              WHERE id % 1000 = :e AND deleted = 0""",
     }
+    remainders = {"a": pick(200), "b": pick(300), "c": pick(1000), "d": pick(1000), "e": pick(1000)}
+    remainder_of = dict(zip(statements, "abcde", strict=True))
     with database.begin() as connection:
         for label, statement in statements.items():
-            remainders = {"a": pick(200), "b": pick(300), "c": pick(1000), "d": pick(1000), "e": pick(1000)}
-            count = connection.execute(sa.text(statement), {"now": now, **remainders}).rowcount
+            parameters = {"now": now, **remainders}
+            eventname, crud, rows_sql, before = logged[label]
+            event_parameters = {"now": now, "r": remainders[remainder_of[label]]}
+            if events and before:
+                log_events(connection, database, eventname, crud, rows_sql, event_parameters)
+            count = connection.execute(sa.text(statement), parameters).rowcount
+            if events and not before:
+                log_events(connection, database, eventname, crud, rows_sql, event_parameters)
             print(f"  changed: {count:,} {label}")
 
 
@@ -207,26 +262,32 @@ def main():
     now += 3600
     reconcile = run_child(options.url, "full", now)
     print(f"reconciliation (nothing changed): {reconcile}")
-    now += 3600
-    change_one_percent(database, now)
-    now += 60
-    hourly = run_child(options.url, "auto", now)
-    changed = hourly["created"] + hourly["updated"] + hourly["deleted"]
-    print(f"hourly run after changes: {hourly}")
-    now += 3600
-    check = run_child(options.url, "full", now)
-    print(f"full run after the hourly run: {check}")
+    hourly, checks = {}, []
+    for detection, logged in (("standard log", True), ("table scans", False)):
+        use_standard_log(database, logged)
+        now += 3600
+        print(f"hourly run, changes found from {detection}:")
+        change_one_percent(database, now, events=logged)
+        now += 60
+        hourly[detection] = run_child(options.url, "auto", now)
+        print(f"  hourly run after changes: {hourly[detection]}")
+        now += 3600
+        checks.append(run_child(options.url, "full", now))
+        print(f"  full run after the hourly run: {checks[-1]}")
 
     print()
-    print(f"rows: {full['created']:,}; changed by the hourly run: {changed:,} ({changed / full['created']:.2%})")
+    print(f"rows: {full['created']:,}")
     print(f"full rebuild / INSERT … SELECT: {full['seconds']:.1f} s / {insert_select:.1f} s "
           f"= {full['seconds'] / insert_select:.2f}x (target <= 2)")  # fmt: skip
-    print(f"hourly run / full rebuild: {hourly['seconds']:.1f} s / {full['seconds']:.1f} s "
-          f"= {hourly['seconds'] / full['seconds']:.1%} (target <= 5%)")  # fmt: skip
-    peak = max(run["maxrss_mb"] for run in (full, reconcile, hourly, check))
+    for (detection, run), check in zip(hourly.items(), checks, strict=True):
+        changed = run["created"] + run["updated"] + run["deleted"]
+        missed = check["created"] + check["updated"] + check["deleted"]
+        print(f"hourly run ({detection}): {run['seconds']:.1f} s / {full['seconds']:.1f} s "
+              f"= {run['seconds'] / full['seconds']:.1%} of the full rebuild (target <= 5%); "
+              f"{changed:,} rows changed ({changed / full['created']:.2%}); missed (found by a full run after it): "
+              f"{missed}")  # fmt: skip
+    peak = max(run["maxrss_mb"] for run in (full, reconcile, *hourly.values(), *checks))
     print(f"peak RSS of a sync process: {peak:.0f} MB (target < 300 MB)")
-    missed = check["created"] + check["updated"] + check["deleted"]
-    print(f"rows the hourly run missed (found by the full run after it): {missed}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ class SiteBuilder:
         self.tables = database.tables
         self.clock = clock or Clock()
         self._enrol_instances = {}
+        self.logging = False  # see use_standard_log()
 
     @property
     def now(self):
@@ -104,6 +105,7 @@ class SiteBuilder:
     def update_user(self, userid, **columns):
         """Edit the user as Moodle does, stamping ``timemodified``."""
         self._update(self.tables.user, self.tables.user.c.id == userid, **{"timemodified": self.now, **columns})
+        self.log_event("user_updated", relateduserid=userid, objectid=userid)
 
     def course(self, fullname, companies=(), modules=(1, 1, 1), visible=1):
         """A course with one course module per entry of ``modules`` (its ``completion`` setting)."""
@@ -131,8 +133,10 @@ class SiteBuilder:
 
     def update_course(self, course, **columns):
         self._update(self.tables.course, self.tables.course.c.id == course.id, **{"timemodified": self.now, **columns})
+        self.log_event("course_updated", courseid=course.id, objectid=course.id)
 
     def module(self, courseid, completion=1, **columns):
+        self.log_event("course_module_created", courseid=courseid)
         return self._insert(
             self.tables.course_modules,
             course=courseid,
@@ -154,6 +158,7 @@ class SiteBuilder:
 
     def enrol(self, userid, course, method="manual", status=0, timestart=0, timeend=0, timecreated=None):
         timecreated = self.now if timecreated is None else timecreated
+        self.log_event("user_enrolment_created", relateduserid=userid, courseid=course.id)
         return self._insert(
             self.tables.user_enrolments,
             enrolid=self.enrol_instance(course, method),
@@ -165,11 +170,24 @@ class SiteBuilder:
             timemodified=timecreated,
         )
 
+    def _log_enrolment_event(self, name, enrolmentid):
+        if self.logging:
+            ue, enrol = self.tables.user_enrolments, self.tables.enrol
+            with self.database.connect() as connection:
+                userid, courseid = connection.execute(
+                    sa.select(ue.c.userid, enrol.c.courseid)
+                    .join(enrol, enrol.c.id == ue.c.enrolid)
+                    .where(ue.c.id == enrolmentid)
+                ).one()
+            self.log_event(name, relateduserid=userid, courseid=courseid, objectid=enrolmentid)
+
     def update_enrolment(self, enrolmentid, **columns):
         t = self.tables.user_enrolments
         self._update(t, t.c.id == enrolmentid, **{"timemodified": self.now, **columns})
+        self._log_enrolment_event("user_enrolment_updated", enrolmentid)
 
     def unenrol(self, enrolmentid):
+        self._log_enrolment_event("user_enrolment_deleted", enrolmentid)
         self._delete(self.tables.user_enrolments, self.tables.user_enrolments.c.id == enrolmentid)
 
     def complete_module(self, userid, cmid, state=1, timemodified=None):
@@ -177,14 +195,40 @@ class SiteBuilder:
         timemodified = self.now if timemodified is None else timemodified
         self._delete(t, sa.and_(t.c.userid == userid, t.c.coursemoduleid == cmid))
         self._insert(t, coursemoduleid=cmid, userid=userid, completionstate=state, timemodified=timemodified)
+        if self.logging:
+            modules = self.tables.course_modules
+            with self.database.connect() as connection:
+                courseid = connection.execute(sa.select(modules.c.course).where(modules.c.id == cmid)).scalar_one()
+            self.log_event("course_module_completion_updated", relateduserid=userid, courseid=courseid)
 
     def course_completion(self, userid, course, timecompleted=None, timestarted=0):
-        """The course completion row as the completion cron writes it: back-dated times, no timestamp of its own."""
+        """The course completion row as the completion cron writes it: back-dated times, no timestamp of its own
+        (with the log on, the ``course_completed`` event is logged now)."""
         t = self.tables.course_completions
         self._delete(t, sa.and_(t.c.userid == userid, t.c.course == course.id))
         self._insert(
             t, userid=userid, course=course.id, timeenrolled=0, timestarted=timestarted, timecompleted=timecompleted
         )
+        if timecompleted:
+            self.log_event("course_completed", relateduserid=userid, courseid=course.id)
+
+    # Moodle's standard log
+    def use_standard_log(self, enabled=True):
+        """Turn the standard log store on (Moodle's default) or off; while on, the actions here log their events."""
+        t = self.tables.config_plugins
+        self._delete(t, sa.and_(t.c.plugin == "tool_log", t.c.name == "enabled_stores"))
+        self._insert(t, plugin="tool_log", name="enabled_stores", value="logstore_standard" if enabled else "")
+        self.logging = enabled
+
+    def log_event(self, name, relateduserid=None, courseid=0, objectid=None):
+        """The ``logstore_standard_log`` row of ``\\core\\event\\<name>`` (only when the log is on)."""
+        if self.logging:
+            self._insert(
+                self.tables.logstore_standard_log, eventname=f"\\core\\event\\{name}", component="core",
+                action="updated", target="event", objectid=objectid, crud="u", edulevel=0, contextid=1,
+                contextlevel=50, contextinstanceid=courseid, userid=2, courseid=courseid, relateduserid=relateduserid,
+                timecreated=self.now, origin="web",
+            )  # fmt: skip
 
     # The plugin's settings
     def company_setting(self, companyid, name, value):

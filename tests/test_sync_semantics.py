@@ -205,7 +205,7 @@ def test_back_dated_course_completion_is_found_by_the_next_run(site):
     sync(site)
     site.course_completion(user, course, timecompleted=site.now - 10 * DAY, timestarted=site.now - 20 * DAY)
     result = sync(site)
-    assert plan_reason(result, company) == "1 user(s) and 0 course(s) changed"  # found by comparing, not by time
+    assert plan_reason(result, company) == "0 user(s), 1 row(s), 0 course(s) changed"  # found by comparing, not by time
     row = rows(site, company)[(user, course.id)]
     assert (row.status, row.percentage, row.timecompleted) == (
         "completed",

@@ -436,6 +436,41 @@ USER_PRIVATE_KEY = TableSpec(
     (index("script_value", "script", "value"), index("userid", "userid")),
 )
 
+LOGSTORE_STANDARD_LOG = TableSpec(
+    "logstore_standard_log",
+    "Standard log table (admin/tool/log/store/standard): one row per event",
+    (
+        char("eventname", 255),
+        char("component", 100),
+        char("action", 100),
+        char("target", 100),
+        char("objecttable", 50, notnull=False),
+        integer("objectid", notnull=False),
+        char("crud", 1),
+        integer("edulevel", 1),
+        integer("contextid"),
+        integer("contextlevel"),
+        integer("contextinstanceid"),
+        integer("userid"),
+        integer("courseid", notnull=False),
+        integer("relateduserid", notnull=False),
+        integer("anonymous", 1, default="0"),
+        text("other"),
+        integer("timecreated"),
+        char("origin", 10, notnull=False),
+        char("ip", 45, notnull=False),
+        integer("realuserid", notnull=False),
+    ),
+    (
+        index("timecreated", "timecreated"),
+        index("course-time", "courseid", "anonymous", "timecreated"),
+        index("user-module", "userid", "contextlevel", "contextinstanceid", "crud", "edulevel", "timecreated"),
+    ),
+)
+
+# Core tables a site may lack (the standard log store can be uninstalled): read only when present.
+OPTIONAL_CORE_TABLES = ("logstore_standard_log",)
+
 MOODLE_CORE_TABLES = (
     CONFIG,
     CONFIG_PLUGINS,
@@ -456,4 +491,5 @@ MOODLE_CORE_TABLES = (
     EXTERNAL_SERVICES_USERS,
     EXTERNAL_TOKENS,
     USER_PRIVATE_KEY,
+    LOGSTORE_STANDARD_LOG,
 )

@@ -1,22 +1,25 @@
-"""What each company's sync must recompute: everything, some users and courses, or nothing.
+"""What each company's sync must recompute: everything, some users, rows and courses, or nothing.
 
 Source timestamps only shortlist; correctness comes from recomputing and comparing (design §2).
 A company is recomputed in full when it was never synced, failed last time, is due for its daily
 reconciliation, was asked to, or has too many changes. Otherwise its shortlist collects:
 
-* users whose ``user`` row, enrolments, module completions or course completion rows were stamped
-  since the company's watermark minus :data:`OVERLAP`, or whose enrolment started or ended since;
+* users whose ``user`` row was stamped since the company's watermark minus :data:`OVERLAP` (all
+  their rows), and members who joined or left a company whose membership digest moved;
+* single (user, course) rows whose enrolment, module completions or course completion were stamped
+  since, or whose enrolment started or ended since;
 * whole courses whose ``course`` or ``enrol`` rows were modified, whose trackable modules changed
   (``course_modules`` has no timestamp: a per-course digest shows it), or that the company started
   or stopped exposing;
-* users found by comparing Moodle with the reporting table where Moodle leaves no timestamp, only
+* rows found by comparing Moodle with the reporting table where Moodle leaves no timestamp, only
   where a digest says something changed: deleted enrolments and back-dated or reset course
-  completions among the users of a (course, user bucket) whose enrolment or completion digest
-  moved, and members who joined or left a company whose membership digest moved.
+  completions among the users of a (course, user bucket) whose enrolment or completion digest moved.
 
 The digests cost one grouped scan of ``user_enrolments``, ``course_completions`` and
 ``company_users`` per run; :data:`USER_BUCKETS` trades their size against how many reporting rows
-a changed digest makes the run look at.
+a changed digest makes the run look at. When the site logs to Moodle's standard log store, the
+stamps and the enrolment and completion digests are replaced by the events logged since
+(:mod:`.events`), which name the same users, rows and courses without scanning Moodle's tables.
 """
 
 import hashlib
@@ -25,12 +28,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from .events import logged_changes, memberships, standard_log_in_use
 from .scope import exposed_courses_of_all_companies
 from .writer import FULL, Scope, Shortlist, live
 
 OVERLAP = 3600  # re-read a whole hour before the watermark: late commits and clock skew are seconds
 RECONCILE_EVERY = 24 * 3600
 MAX_SHORTLIST_USERS = 5000  # beyond this a company is cheaper to recompute in full
+MAX_SHORTLIST_ROWS = 10000
 MAX_SHORTLIST_COURSES = 500
 COURSE_DIGESTS = ("enrolments", "completions", "modules")
 USER_BUCKETS = 16  # users per course are split by userid % 16 for the digests
@@ -58,6 +63,9 @@ class CompanyPlan:
             scopes.append(Scope(user_ids=self.shortlist.user_ids))
         if self.shortlist.changed_courses:
             scopes.append(Scope(course_ids=self.shortlist.changed_courses))
+        if self.shortlist.rows:  # every pair of these users and courses: a superset of the rows, still exact
+            users, courses = (frozenset(part) for part in zip(*self.shortlist.rows, strict=True))
+            scopes.append(Scope(user_ids=users, course_ids=courses))
         return tuple(scopes)
 
 
@@ -115,62 +123,66 @@ def _decode_buckets(text):
     return dict(part.split(":") for part in (text or "").split(",") if part)
 
 
-def course_digests(connection, tables):
+def course_digests(connection, tables, kinds=COURSE_DIGESTS):
     """``{courseid: {"enrolments": text, "completions": text, "modules": digest}}`` as stored.
 
     Enrolments and course completions are digested per course and bucket of users, so a change
     points at a few dozen rows rather than a whole course. Rows are grouped on computed keys (which
     also keeps MariaDB from walking an index), enrolments first per enrolment method and then per
     course, which spares the database a join over the largest table; Python only hashes the sums.
+    Only ``kinds`` are computed; the others are left empty.
     """
     ue, enrol = tables.user_enrolments, tables.enrol
     completions, modules = tables.course_completions, tables.course_modules
-    method, bucket = ue.c.enrolid + 0, _bucket(ue.c.userid)
-    ids, suspended_ids = _totals(ue.c.id, ue.c.id * ue.c.status)
-    per_method = (
-        sa.select(
-            method.label("method"),
-            bucket.label("bucket"),
-            sa.func.count().label("rows"),
-            ids.label("ids"),
-            suspended_ids.label("suspended_ids"),
-        )
-        .group_by(method, bucket)
-        .subquery("per_method")
-    )
-    enrolment_key = enrol.c.courseid * USER_BUCKETS + per_method.c.bucket
-    enrolments = connection.execute(
-        sa.select(enrolment_key, *_totals(per_method.c.rows, per_method.c.ids, per_method.c.suspended_ids))
-        .join_from(per_method, enrol, enrol.c.id == per_method.c.method)
-        .group_by(enrolment_key)
-        .order_by(enrolment_key)
-    )
     digests = {}
-    for courseid, text in _bucket_texts(enrolments).items():
-        digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["enrolments"] = text
-    completion_key = completions.c.course * USER_BUCKETS + _bucket(completions.c.userid)
-    completed = connection.execute(
-        sa.select(
-            completion_key,
-            sa.func.count(),
-            *_totals(sa.func.coalesce(completions.c.timecompleted, 0), completions.c.timestarted),
+    if "enrolments" in kinds:
+        method, bucket = ue.c.enrolid + 0, _bucket(ue.c.userid)
+        ids, suspended_ids = _totals(ue.c.id, ue.c.id * ue.c.status)
+        per_method = (
+            sa.select(
+                method.label("method"),
+                bucket.label("bucket"),
+                sa.func.count().label("rows"),
+                ids.label("ids"),
+                suspended_ids.label("suspended_ids"),
+            )
+            .group_by(method, bucket)
+            .subquery("per_method")
         )
-        .group_by(completion_key)
-        .order_by(completion_key)
-    )
-    for courseid, text in _bucket_texts(completed).items():
-        digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["completions"] = text
-    for courseid, *values in connection.execute(
-        sa.select(
-            modules.c.course,
-            sa.func.count(),
-            sa.func.sum(modules.c.id),
-            sa.func.sum(modules.c.id * modules.c.deletioninprogress),
+        enrolment_key = enrol.c.courseid * USER_BUCKETS + per_method.c.bucket
+        enrolments = connection.execute(
+            sa.select(enrolment_key, *_totals(per_method.c.rows, per_method.c.ids, per_method.c.suspended_ids))
+            .join_from(per_method, enrol, enrol.c.id == per_method.c.method)
+            .group_by(enrolment_key)
+            .order_by(enrolment_key)
         )
-        .where(modules.c.completion > 0)
-        .group_by(modules.c.course)
-    ):
-        digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["modules"] = _digest(*map(int, values))
+        for courseid, text in _bucket_texts(enrolments).items():
+            digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["enrolments"] = text
+    if "completions" in kinds:
+        completion_key = completions.c.course * USER_BUCKETS + _bucket(completions.c.userid)
+        completed = connection.execute(
+            sa.select(
+                completion_key,
+                sa.func.count(),
+                *_totals(sa.func.coalesce(completions.c.timecompleted, 0), completions.c.timestarted),
+            )
+            .group_by(completion_key)
+            .order_by(completion_key)
+        )
+        for courseid, text in _bucket_texts(completed).items():
+            digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["completions"] = text
+    if "modules" in kinds:
+        for courseid, *values in connection.execute(
+            sa.select(
+                modules.c.course,
+                sa.func.count(),
+                sa.func.sum(modules.c.id),
+                sa.func.sum(modules.c.id * modules.c.deletioninprogress),
+            )
+            .where(modules.c.completion > 0)
+            .group_by(modules.c.course)
+        ):
+            digests.setdefault(courseid, dict.fromkeys(COURSE_DIGESTS, ""))["modules"] = _digest(*map(int, values))
     return digests
 
 
@@ -191,36 +203,96 @@ def stored_course_digests(connection, tables):
     }
 
 
-def changed_members(connection, tables, since, now):
-    """``{companyid: {userid, …}}`` of members with a progress-relevant row stamped at or after ``since``."""
-    user, ue, members = tables.user, tables.user_enrolments, tables.company_users
-    module_completion, completions = tables.course_modules_completion, tables.course_completions
+def _by_company(rows):
+    """``{companyid: {rest of the row}}`` from rows ``(companyid, …)``: a user id, or a (userid, courseid) pair."""
+    companies = {}
+    for companyid, *rest in rows:
+        companies.setdefault(companyid, set()).add(rest[0] if len(rest) == 1 else tuple(rest))
+    return companies
+
+
+def changed_members(connection, tables, since):
+    """``{companyid: {userid, …}}`` of members whose ``user`` row was stamped at or after ``since``: all their
+    rows may change (name, e-mail, suspension)."""
+    user, members = tables.user, tables.company_users
+    changed = sa.select(user.c.id.label("userid")).where(user.c.timemodified >= since).subquery("changed")
+    return _by_company(
+        connection.execute(
+            sa.select(members.c.companyid, members.c.userid)
+            .distinct()
+            .join(changed, changed.c.userid == members.c.userid)
+        )
+    )
+
+
+def changed_rows(connection, tables, since, now):
+    """``{companyid: {(userid, courseid), …}}`` of members' enrolments, module completions and course completions
+    stamped at or after ``since``, or whose enrolment started or ended since: only that course's row changes.
+
+    Inside, joins run in the order written (``STRAIGHT_JOIN``): a scan of each large table, then
+    primary-key lookups of its few stamped rows' course; MariaDB would otherwise walk the large
+    table's index once per course (seconds at 1M enrolments). ``company_users`` has no index on
+    ``userid`` alone, so members are scanned once and matched to the changes, not the other way round.
+    """
+    ue = tables.user_enrolments
+    module_completion, modules, completions = (
+        tables.course_modules_completion, tables.course_modules, tables.course_completions
+    )  # fmt: skip
     changed = sa.union(
-        sa.select(user.c.id.label("userid")).where(user.c.timemodified >= since),
-        sa.select(ue.c.userid).where(
-            sa.or_(
-                ue.c.timemodified >= since,
-                ue.c.timecreated >= since,
-                ue.c.timestart.between(since, now),
-                ue.c.timeend.between(since, now),
-            )
+        _enrolment_rows(
+            tables, ue.c.timemodified >= since, ue.c.timecreated >= since, *_started_or_ended(ue, since, now)
         ),
-        sa.select(module_completion.c.userid).where(module_completion.c.timemodified >= since),
-        sa.select(completions.c.userid).where(
+        sa.select(module_completion.c.userid, modules.c.course)
+        .select_from(module_completion)
+        .join(modules, modules.c.id == module_completion.c.coursemoduleid)
+        .where(module_completion.c.timemodified >= since)
+        .prefix_with("STRAIGHT_JOIN", dialect="mysql"),
+        sa.select(completions.c.userid, completions.c.course).where(
             sa.or_(
                 completions.c.timecompleted >= since,
                 completions.c.timestarted >= since,
                 completions.c.timeenrolled >= since,
             )
         ),
-    ).subquery("changed")
-    rows = connection.execute(
-        sa.select(members.c.companyid, members.c.userid).distinct().join(changed, changed.c.userid == members.c.userid)
     )
-    companies = {}
-    for companyid, userid in rows:
-        companies.setdefault(companyid, set()).add(userid)
-    return companies
+    return _members_rows(connection, tables, changed)
+
+
+def _started_or_ended(user_enrolments, since, now):
+    return user_enrolments.c.timestart.between(since, now), user_enrolments.c.timeend.between(since, now)
+
+
+def _enrolment_rows(tables, *conditions):
+    """(userid, courseid) of the enrolments meeting any of ``conditions``: a scan of ``user_enrolments``."""
+    ue, enrol = tables.user_enrolments, tables.enrol
+    return (
+        sa.select(ue.c.userid.label("userid"), enrol.c.courseid.label("courseid"))
+        .select_from(ue)
+        .join(enrol, enrol.c.id == ue.c.enrolid)
+        .where(sa.or_(*conditions))
+        .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+    )
+
+
+def _members_rows(connection, tables, rows):
+    """``{companyid: {(userid, courseid)}}`` of the (userid, courseid) ``rows`` of company members."""
+    members, changed = tables.company_users, rows.subquery("changed")
+    return _by_company(
+        connection.execute(
+            sa.select(members.c.companyid, members.c.userid, changed.c.courseid)
+            .distinct()
+            .join(changed, changed.c.userid == members.c.userid)
+        )
+    )
+
+
+def started_or_ended(connection, tables, since, now):
+    """``{(userid, courseid)}`` of enrolments that started or ended since ``since``: Moodle logs no event for that.
+
+    Read without the company join, which MariaDB would turn into an index walk per company member.
+    """
+    ue = tables.user_enrolments
+    return set(connection.execute(_enrolment_rows(tables, *_started_or_ended(ue, since, now))).all())
 
 
 def modified_courses(connection, tables, since):
@@ -241,9 +313,9 @@ def _active_enrolment(tables, userid, course_condition):
     )
 
 
-def members_with_stale_rows(connection, tables, enrolment_keys, completion_keys):
-    """``{companyid: {userid}}`` of users whose live rows lost their enrolment or disagree with their course
-    completion, looking only at rows in the flagged (course, user bucket) keys.
+def stale_rows(connection, tables, enrolment_keys, completion_keys):
+    """``{companyid: {(userid, courseid)}}`` of live rows that lost their enrolment or disagree with their
+    course completion, looking only at rows in the flagged (course, user bucket) keys.
 
     These are the changes Moodle makes without a timestamp (deleted enrolments, back-dated or reset
     course completions). One pass over the reporting table, with lookups only for flagged rows: the
@@ -273,7 +345,7 @@ def members_with_stale_rows(connection, tables, enrolment_keys, completion_keys)
     )
     enrolment_lost = user_enrolments.c.id.is_(None)
     rows = connection.execute(
-        sa.select(reporting.c.companyid, reporting.c.userid)
+        sa.select(reporting.c.companyid, reporting.c.userid, reporting.c.courseid)
         .distinct()
         .select_from(reporting.outerjoin(completions, same_pair).outerjoin(active_enrolments, enrolled))
         .where(
@@ -285,10 +357,7 @@ def members_with_stale_rows(connection, tables, enrolment_keys, completion_keys)
             ),
         )
     )
-    companies = {}
-    for companyid, userid in rows:
-        companies.setdefault(companyid, set()).add(userid)
-    return companies
+    return _by_company(rows)
 
 
 def users_who_joined_or_left(connection, tables, companyid, course_ids):
@@ -336,12 +405,28 @@ def _full_reason(state, force, now):
 class SourceChanges:
     """What changed on the site since the oldest watermark of the companies that sync incrementally."""
 
-    users_by_company: dict  # {companyid: {userid}} of users with stamped changes
-    stale_by_company: dict  # {companyid: {userid}} of users with rows Moodle changed without a timestamp
+    users_by_company: dict  # {companyid: {userid}} of users whose every row may have changed
+    rows_by_company: dict  # {companyid: {(userid, courseid)}} of single rows that may have changed
     courses: set  # courses to recompute whole
 
 
-def _source_changes(connection, tables, since, now, digests, stored):
+def _logged_source_changes(connection, tables, since, now, modules_changed):
+    """:class:`SourceChanges` from the standard log (see :mod:`.events`), plus enrolments that started or ended."""
+    logged = logged_changes(connection, tables, since)
+    changed_rows = logged.rows | started_or_ended(connection, tables, since, now)
+    companies = memberships(connection, tables, logged.users | {userid for userid, _ in changed_rows})
+    users, rows = {}, {}
+    for userid in logged.users:
+        for companyid in companies.get(userid, ()):
+            users.setdefault(companyid, set()).add(userid)
+    for userid, courseid in changed_rows:
+        for companyid in companies.get(userid, ()):
+            rows.setdefault(companyid, set()).add((userid, courseid))
+    courses = set(logged.courses) | modified_courses(connection, tables, since) | modules_changed
+    return SourceChanges(users_by_company=users, rows_by_company=rows, courses=courses)
+
+
+def _source_changes(connection, tables, since, now, digests, stored, from_log):
     def keys(kind):
         return {
             courseid * USER_BUCKETS + bucket
@@ -354,12 +439,16 @@ def _source_changes(connection, tables, since, now, digests, stored):
         for courseid in digests.keys() | stored.keys()
         if digests.get(courseid, {}).get("modules", "") != stored.get(courseid, {}).get("modules", "")
     }
+    if from_log:
+        return _logged_source_changes(connection, tables, since, now, modules_changed)
     enrolment_keys, completion_keys = keys("enrolments"), keys("completions")
+    rows = changed_rows(connection, tables, since, now)
+    if enrolment_keys or completion_keys:
+        for companyid, stale in stale_rows(connection, tables, enrolment_keys, completion_keys).items():
+            rows.setdefault(companyid, set()).update(stale)
     return SourceChanges(
-        users_by_company=changed_members(connection, tables, since, now),
-        stale_by_company=members_with_stale_rows(connection, tables, enrolment_keys, completion_keys)
-        if enrolment_keys or completion_keys
-        else {},
+        users_by_company=changed_members(connection, tables, since),
+        rows_by_company=rows,
         courses=modified_courses(connection, tables, since) | modules_changed,
     )
 
@@ -368,13 +457,19 @@ def _shortlist(connection, tables, companyid, state, exposed, members_digest, ch
     """``(Shortlist or None, reason)``: what changed for an incrementally synced company (None: too much)."""
     stored_courses = decode_courses(state.exposed_courses)
     courses = (changes.courses & exposed) | (exposed ^ stored_courses)
-    users = set(changes.users_by_company.get(companyid, ())) | changes.stale_by_company.get(companyid, set())
+    users = set(changes.users_by_company.get(companyid, ()))
     if members_digest != state.members_digest:
         users |= users_who_joined_or_left(connection, tables, companyid, exposed)
-    if len(users) > MAX_SHORTLIST_USERS or len(courses) > MAX_SHORTLIST_COURSES:
+    rows = {
+        (userid, courseid)
+        for userid, courseid in changes.rows_by_company.get(companyid, ())
+        if courseid in exposed and courseid not in courses and userid not in users
+    }
+    if len(users) > MAX_SHORTLIST_USERS or len(rows) > MAX_SHORTLIST_ROWS or len(courses) > MAX_SHORTLIST_COURSES:
         return None, "many changes"
-    reason = f"{len(users)} user(s) and {len(courses)} course(s) changed" if users or courses else "no changes"
-    return Shortlist(companyid, exposed, frozenset(users), frozenset(courses)), reason
+    changed = [f"{len(items)} {name}(s)" for name, items in (("user", users), ("row", rows), ("course", courses))]
+    reason = f"{', '.join(changed)} changed" if users or rows or courses else "no changes"
+    return Shortlist(companyid, exposed, frozenset(users), frozenset(courses), frozenset(rows)), reason
 
 
 def plan_companies(connection, tables, companyids, states, now, force_full=False):
@@ -386,13 +481,26 @@ def plan_companies(connection, tables, companyids, states, now, force_full=False
     exposed = exposed_courses_of_all_companies(connection, tables, companyids)
     members = members_digests(connection, tables)
     stored = stored_course_digests(connection, tables)
-    digests = course_digests(connection, tables)
     reasons = {cid: _full_reason(states.get(cid), force_full, now) for cid in companyids}
+    from_log = standard_log_in_use(connection, tables)
+    # With the log, hourly runs compute only the cheap module digests (the others keep their stored
+    # values); a run that recomputes every company refreshes them all, so that turning the log store
+    # off later compares with a recent baseline.
+    all_full = all(reason is not None for reason in reasons.values())
+    kinds = ("modules",) if from_log and not all_full else COURSE_DIGESTS
+    computed = course_digests(connection, tables, kinds)
+    digests = {
+        courseid: {
+            kind: computed.get(courseid, {}).get(kind, "") if kind in kinds else stored.get(courseid, {}).get(kind, "")
+            for kind in COURSE_DIGESTS
+        }
+        for courseid in computed.keys() | stored.keys()
+    }
 
     incremental = [cid for cid in companyids if reasons[cid] is None]
     if incremental:
         since = min(states[cid].source_watermark for cid in incremental) - OVERLAP
-        changes = _source_changes(connection, tables, since, now, digests, stored)
+        changes = _source_changes(connection, tables, since, now, digests, stored, from_log)
     plans = []
     for cid in companyids:
         digest = members.get(cid, "")

@@ -165,9 +165,10 @@ def shortlist_progress_query(tables, users, courses, now):
     """SELECT of :data:`PROGRESS_COLUMNS` and ``companyid`` for many companies' shortlisted users at once.
 
     ``users`` holds (companyid, userid) pairs, ``courses`` the (companyid, courseid) pairs to compute:
-    the rows are those of :func:`progress_query` for each company, its users and its courses. Each
-    table is read once (MySQL cannot open a temporary table twice in one statement), so module counts
-    are correlated subqueries, evaluated once per (company, user, course).
+    the rows are those of :func:`progress_query` for each company, its users and its courses. With
+    ``courses=None``, ``users`` holds (companyid, userid, courseid) rows and only those are computed.
+    Each table is read once (MySQL cannot open a temporary table twice in one statement), so module
+    counts are correlated subqueries, evaluated once per (company, user, course).
     """
     company_users, user_enrolments, enrol = tables.company_users, tables.user_enrolments, tables.enrol
     course_modules, module_completion = tables.course_modules, tables.course_modules_completion
@@ -192,6 +193,17 @@ def shortlist_progress_query(tables, users, courses, now):
         )
         .scalar_subquery()
     )
+    if courses is None:
+        rows = (
+            users.join(user_enrolments, user_enrolments.c.userid == users.c.userid)
+            .join(enrol, sa.and_(enrol.c.id == user_enrolments.c.enrolid, enrol.c.courseid == users.c.courseid))
+        )  # fmt: skip
+    else:
+        rows = (
+            users.join(user_enrolments, user_enrolments.c.userid == users.c.userid)
+            .join(enrol, enrol.c.id == user_enrolments.c.enrolid)
+            .join(courses, sa.and_(courses.c.companyid == users.c.companyid, courses.c.courseid == enrol.c.courseid))
+        )
     enrolled = (
         sa.select(
             users.c.companyid,
@@ -201,10 +213,7 @@ def shortlist_progress_query(tables, users, courses, now):
             trackable.label("trackable"),
             complete.label("complete"),
         )
-        .select_from(users)
-        .join(user_enrolments, user_enrolments.c.userid == users.c.userid)
-        .join(enrol, enrol.c.id == user_enrolments.c.enrolid)
-        .join(courses, sa.and_(courses.c.companyid == users.c.companyid, courses.c.courseid == enrol.c.courseid))
+        .select_from(rows)
         .where(is_member, *_active_enrolment(user_enrolments, enrol, now))
         .group_by(users.c.companyid, user_enrolments.c.userid, enrol.c.courseid)
         # Without statistics on the temporary tables MariaDB would pair every course with every user first.

@@ -82,10 +82,13 @@ def staging_table(reporting):
 
 @functools.cache
 def scope_tables(reporting):
-    """``(users, courses, other courses)`` of a batch of shortlists: the (company, user) pairs whose rows are
-    recomputed, the (company, course) pairs recomputed whole, and the other exposed courses of each company."""
+    """``(users, courses, other courses, rows)`` of a batch of shortlists: the (company, user) pairs whose
+    rows are recomputed, the (company, course) pairs recomputed whole, the other exposed courses of each
+    company, and single (company, user, course) rows recomputed."""
     pairs = (("scope_users", "userid"), ("scope_courses", "courseid"), ("scope_other_courses", "courseid"))
-    return tuple(_temporary_table(reporting, name, ("companyid", c), ("companyid", c)) for name, c in pairs)
+    tables = [_temporary_table(reporting, name, ("companyid", c), ("companyid", c)) for name, c in pairs]
+    columns = ("companyid", "userid", "courseid")
+    return (*tables, _temporary_table(reporting, "scope_rows", columns, columns))
 
 
 def _drop(connection, table):
@@ -194,12 +197,14 @@ def write_company(connection, tables, companyid, course_ids, version, now, scope
 
 @dataclass(frozen=True)
 class Shortlist:
-    """What one company's hourly write recomputes: some users' rows, and every row of some courses."""
+    """What one company's hourly write recomputes: some users' rows, every row of some courses, and single
+    (user, course) rows (none of them a row of those users or courses)."""
 
     companyid: int
     course_ids: frozenset  # the company's exposed courses
     user_ids: frozenset
     changed_courses: frozenset  # may include courses no longer exposed: their rows become tombstones
+    rows: frozenset = frozenset()  # (userid, courseid) of exposed courses
 
 
 def _stamped(connection, reporting, version, first_new_id):
@@ -244,8 +249,13 @@ def write_shortlists(connection, tables, shortlists, version, now):
     """
     reporting = tables.local_alx_api_reporting
     stage = staging_table(reporting)
-    users, courses, other_courses = scope_tables(reporting)
+    users, courses, other_courses, rows = scope_tables(reporting)
     _fill(connection, users, [{"companyid": s.companyid, "userid": u} for s in shortlists for u in s.user_ids])
+    _fill(
+        connection,
+        rows,
+        [{"companyid": s.companyid, "userid": u, "courseid": c} for s in shortlists for u, c in s.rows],
+    )
     _fill(
         connection, courses, [{"companyid": s.companyid, "courseid": c} for s in shortlists for c in s.changed_courses]
     )
@@ -265,14 +275,20 @@ def write_shortlists(connection, tables, shortlists, version, now):
             _stage(connection, stage, _company_progress(tables, shortlist.companyid, whole, now))
     if any(shortlist.user_ids for shortlist in shortlists):
         _stage(connection, stage, shortlist_progress_query(tables, users, other_courses, now))
+    if any(shortlist.rows for shortlist in shortlists):
+        _stage(connection, stage, shortlist_progress_query(tables, rows, None, now))
     first_new_id = (connection.execute(sa.select(sa.func.max(reporting.c.id))).scalar() or 0) + 1
     _update_and_insert(connection, reporting, stage, version, now)
     # A user's rows are found through the (userid, …) index: ``companyid + 0`` keeps MariaDB, which has no
     # statistics on the scope tables, from reading every row of the company through its index instead.
     same_user = (reporting.c.companyid + 0 == users.c.companyid, reporting.c.userid == users.c.userid)
     same_course = (reporting.c.companyid == courses.c.companyid, reporting.c.courseid == courses.c.courseid)
-    for in_scope in (same_user, same_course):
+    same_row = (
+        reporting.c.companyid + 0 == rows.c.companyid,
+        *(reporting.c[c] == rows.c[c] for c in ("userid", "courseid")),
+    )
+    for in_scope in (same_user, same_course, same_row):
         connection.execute(_tombstone(reporting, stage, version, now, *in_scope))
-    for table in (stage, users, courses, other_courses):
+    for table in (stage, users, courses, other_courses, rows):
         _drop(connection, table)
     return _stamped(connection, reporting, version, first_new_id)

@@ -65,7 +65,7 @@ def test_sync_changes_syncs_only_what_changed(triggered, admin_client, site, com
     data = run_job_through(admin_client, SYNC, {"action": "sync_changes", "companyid": companies.acme, "confirm": "1"})
     (acme,) = data["companies"]
     assert (acme["companyid"], acme["full"], acme["updated"], acme["created"]) == (companies.acme, False, 1, 0)
-    assert acme["reason"].endswith("user(s) and 0 course(s) changed")  # the shortlist re-reads the last hour
+    assert acme["reason"].endswith("row(s), 0 course(s) changed")  # the shortlist re-reads the last hour
     row = site.reporting_rows(companies.acme)[companies.cy, companies.maths.id, companies.acme]
     assert (row.status, str(row.percentage)) == ("in_progress", "50.00")
 

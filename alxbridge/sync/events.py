@@ -1,0 +1,98 @@
+"""What changed since a time, read from Moodle's standard log instead of scanning Moodle's tables.
+
+Moodle logs an event for every change that moves a learner's progress: enrolments created,
+updated or deleted, module completions (overrides included), course completions (whatever time
+the completion cron back-dates them to), profile edits, suspensions and deletions, and course,
+module and enrolment-method edits. ``logstore_standard_log`` is indexed by ``timecreated``, so
+reading an hour of it costs a range scan, where the timestamp and digest checks of
+:mod:`.changes` scan the largest tables of the site every run.
+
+Used when the site's standard log store is enabled (Moodle's default). What Moodle does without an
+event (an enrolment reaching its ``timestart``/``timeend``) is still checked in the tables; edits
+made straight in the database, or while the log store was off, are caught by the daily
+reconciliation, which recomputes everything.
+"""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+STANDARD_STORE = "logstore_standard"
+ROW_EVENTS = (  # relateduserid's row in courseid
+    "\\core\\event\\user_enrolment_created",
+    "\\core\\event\\user_enrolment_updated",
+    "\\core\\event\\user_enrolment_deleted",
+    "\\core\\event\\course_module_completion_updated",
+    "\\core\\event\\course_completed",
+)
+USER_EVENTS = (  # every row of relateduserid (objectid when absent)
+    "\\core\\event\\user_updated",
+    "\\core\\event\\user_deleted",
+)
+COURSE_EVENTS = (  # every row of courseid
+    "\\core\\event\\course_updated",
+    "\\core\\event\\course_deleted",
+    "\\core\\event\\course_restored",
+    "\\core\\event\\course_reset_ended",
+    "\\core\\event\\course_content_deleted",
+    "\\core\\event\\course_completion_updated",
+    "\\core\\event\\course_module_created",
+    "\\core\\event\\course_module_updated",
+    "\\core\\event\\course_module_deleted",
+    "\\core\\event\\enrol_instance_created",
+    "\\core\\event\\enrol_instance_updated",
+    "\\core\\event\\enrol_instance_deleted",
+)
+# User ids per membership query: each query scans company_users (it has no index on userid alone), so
+# MySQL gets them all at once; SQLite (demo and test sites) stays under its limit on bound values.
+MEMBERSHIP_BATCH = {"mysql": 1_000_000, "mariadb": 1_000_000}
+SQLITE_MEMBERSHIP_BATCH = 30_000
+
+
+def standard_log_in_use(connection, tables):
+    """Whether the site logs to ``logstore_standard_log`` now (``tool_log | enabled_stores``)."""
+    config = tables.config_plugins
+    stores = connection.execute(
+        sa.select(config.c.value).where(config.c.plugin == "tool_log", config.c.name == "enabled_stores")
+    ).scalar()
+    if STANDARD_STORE not in (stores or "").split(","):
+        return False
+    return tables.logstore_standard_log.name in sa.inspect(connection).get_table_names()
+
+
+@dataclass(frozen=True)
+class LoggedChanges:
+    users: frozenset  # users whose every row may have changed
+    rows: frozenset  # (userid, courseid) rows that may have changed
+    courses: frozenset  # courses whose every row may have changed
+
+
+def logged_changes(connection, tables, since):
+    """The users, rows and courses named by progress-moving events logged at or after ``since``."""
+    log = tables.logstore_standard_log
+    query = sa.select(log.c.eventname, sa.func.coalesce(log.c.relateduserid, log.c.objectid), log.c.courseid).where(
+        log.c.timecreated >= since, log.c.eventname.in_(ROW_EVENTS + USER_EVENTS + COURSE_EVENTS)
+    )
+    users, rows, courses = set(), set(), set()
+    for eventname, userid, courseid in connection.execute(query):
+        if eventname in COURSE_EVENTS:
+            courses.add(courseid)
+        elif eventname in USER_EVENTS:
+            users.add(userid)
+        elif userid and courseid:
+            rows.add((userid, courseid))
+    return LoggedChanges(frozenset(users - {None}), frozenset(rows), frozenset(courses - {None}))
+
+
+def memberships(connection, tables, user_ids):
+    """``{userid: {companyid}}`` for ``user_ids`` (suspended members included: their rows become tombstones)."""
+    members = tables.company_users
+    companies = {}
+    ordered = sorted(user_ids)
+    size = MEMBERSHIP_BATCH.get(connection.dialect.name, SQLITE_MEMBERSHIP_BATCH)
+    for start in range(0, len(ordered), size):
+        batch = ordered[start : start + size]
+        query = sa.select(members.c.userid, members.c.companyid).where(members.c.userid.in_(batch)).distinct()
+        for userid, companyid in connection.execute(query):
+            companies.setdefault(userid, set()).add(companyid)
+    return companies
