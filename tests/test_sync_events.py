@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from alxbridge.database import Database
+from alxbridge.sync.events import standard_log_in_use
 from alxbridge.sync.runs import run_sync
 
 from .sitebuilder import DAY, Clock, SiteBuilder
@@ -126,3 +128,16 @@ def test_with_the_log_store_turned_off_the_tables_are_scanned_again(site, learne
         assert rows(site, company)[(user, course.id)].status == "completed"
     finally:
         site.use_standard_log()
+
+
+def test_a_site_without_the_standard_log_table_starts_and_scans_the_tables(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'moodle.db'}")
+    log = database.tables.logstore_standard_log
+    tables = [table for table in database.schema.metadata.sorted_tables if table is not log]
+    database.schema.metadata.create_all(database.engine, tables=tables)
+    site = SiteBuilder(database, Clock())
+    site.use_standard_log()  # enabled in the settings, but the store's table was uninstalled
+    with database.connect() as connection:
+        database.require_moodle_site(connection)
+        assert not standard_log_in_use(connection, database.tables)
+    database.engine.dispose()
