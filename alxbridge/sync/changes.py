@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .events import logged_changes, memberships, standard_log_in_use
+from .events import logged_changes, standard_log_in_use
 from .scope import exposed_courses_of_all_companies
 from .writer import FULL, Scope, Shortlist, live
 
@@ -39,6 +39,10 @@ MAX_SHORTLIST_ROWS = 10000
 MAX_SHORTLIST_COURSES = 500
 COURSE_DIGESTS = ("enrolments", "completions", "modules")
 USER_BUCKETS = 16  # users per course are split by userid % 16 for the digests
+# User ids per membership query: each query scans company_users (it has no index on userid alone), so
+# MySQL gets them all at once; SQLite (demo and test sites) stays under its limit on bound values.
+MEMBERSHIP_BATCH = {"mysql": 1_000_000, "mariadb": 1_000_000}
+SQLITE_MEMBERSHIP_BATCH = 30_000
 
 
 @dataclass(frozen=True)
@@ -203,42 +207,26 @@ def stored_course_digests(connection, tables):
     }
 
 
-def _by_company(rows):
-    """``{companyid: {rest of the row}}`` from rows ``(companyid, …)``: a user id, or a (userid, courseid) pair."""
-    companies = {}
-    for companyid, *rest in rows:
-        companies.setdefault(companyid, set()).add(rest[0] if len(rest) == 1 else tuple(rest))
-    return companies
+def stamped_users(connection, tables, since):
+    """Users whose ``user`` row was stamped at or after ``since``: all their rows may change (name, e-mail,
+    suspension)."""
+    user = tables.user
+    return set(connection.execute(sa.select(user.c.id).where(user.c.timemodified >= since)).scalars())
 
 
-def changed_members(connection, tables, since):
-    """``{companyid: {userid, …}}`` of members whose ``user`` row was stamped at or after ``since``: all their
-    rows may change (name, e-mail, suspension)."""
-    user, members = tables.user, tables.company_users
-    changed = sa.select(user.c.id.label("userid")).where(user.c.timemodified >= since).subquery("changed")
-    return _by_company(
-        connection.execute(
-            sa.select(members.c.companyid, members.c.userid)
-            .distinct()
-            .join(changed, changed.c.userid == members.c.userid)
-        )
-    )
+def stamped_rows(connection, tables, since, now):
+    """``{(userid, courseid), …}`` of enrolments, module completions and course completions stamped at or after
+    ``since``, or of enrolments that started or ended since: only that course's row changes.
 
-
-def changed_rows(connection, tables, since, now):
-    """``{companyid: {(userid, courseid), …}}`` of members' enrolments, module completions and course completions
-    stamped at or after ``since``, or whose enrolment started or ended since: only that course's row changes.
-
-    Inside, joins run in the order written (``STRAIGHT_JOIN``): a scan of each large table, then
-    primary-key lookups of its few stamped rows' course; MariaDB would otherwise walk the large
-    table's index once per course (seconds at 1M enrolments). ``company_users`` has no index on
-    ``userid`` alone, so members are scanned once and matched to the changes, not the other way round.
+    Joins run in the order written (``STRAIGHT_JOIN``): a scan of each large table, then primary-key
+    lookups of its few stamped rows' course; MariaDB would otherwise walk the large table's index
+    once per course (seconds at 1M enrolments).
     """
     ue = tables.user_enrolments
     module_completion, modules, completions = (
         tables.course_modules_completion, tables.course_modules, tables.course_completions
     )  # fmt: skip
-    changed = sa.union(
+    stamped = sa.union(
         _enrolment_rows(
             tables, ue.c.timemodified >= since, ue.c.timecreated >= since, *_started_or_ended(ue, since, now)
         ),
@@ -255,7 +243,7 @@ def changed_rows(connection, tables, since, now):
             )
         ),
     )
-    return _members_rows(connection, tables, changed)
+    return set(connection.execute(stamped).all())
 
 
 def _started_or_ended(user_enrolments, since, now):
@@ -274,23 +262,8 @@ def _enrolment_rows(tables, *conditions):
     )
 
 
-def _members_rows(connection, tables, rows):
-    """``{companyid: {(userid, courseid)}}`` of the (userid, courseid) ``rows`` of company members."""
-    members, changed = tables.company_users, rows.subquery("changed")
-    return _by_company(
-        connection.execute(
-            sa.select(members.c.companyid, members.c.userid, changed.c.courseid)
-            .distinct()
-            .join(changed, changed.c.userid == members.c.userid)
-        )
-    )
-
-
 def started_or_ended(connection, tables, since, now):
-    """``{(userid, courseid)}`` of enrolments that started or ended since ``since``: Moodle logs no event for that.
-
-    Read without the company join, which MariaDB would turn into an index walk per company member.
-    """
+    """``{(userid, courseid)}`` of enrolments that started or ended since ``since``: Moodle logs no event for that."""
     ue = tables.user_enrolments
     return set(connection.execute(_enrolment_rows(tables, *_started_or_ended(ue, since, now))).all())
 
@@ -357,7 +330,10 @@ def stale_rows(connection, tables, enrolment_keys, completion_keys):
             ),
         )
     )
-    return _by_company(rows)
+    companies = {}
+    for companyid, userid, courseid in rows:
+        companies.setdefault(companyid, set()).add((userid, courseid))
+    return companies
 
 
 def users_who_joined_or_left(connection, tables, companyid, course_ids):
@@ -410,20 +386,32 @@ class SourceChanges:
     courses: set  # courses to recompute whole
 
 
-def _logged_source_changes(connection, tables, since, now, modules_changed):
-    """:class:`SourceChanges` from the standard log (see :mod:`.events`), plus enrolments that started or ended."""
-    logged = logged_changes(connection, tables, since)
-    changed_rows = logged.rows | started_or_ended(connection, tables, since, now)
-    companies = memberships(connection, tables, logged.users | {userid for userid, _ in changed_rows})
-    users, rows = {}, {}
-    for userid in logged.users:
+def memberships(connection, tables, user_ids):
+    """``{userid: {companyid}}`` for ``user_ids`` (suspended members included: their rows become tombstones)."""
+    members = tables.company_users
+    companies = {}
+    ordered = sorted(user_ids)
+    size = MEMBERSHIP_BATCH.get(connection.dialect.name, SQLITE_MEMBERSHIP_BATCH)
+    for start in range(0, len(ordered), size):
+        batch = ordered[start : start + size]
+        query = sa.select(members.c.userid, members.c.companyid).where(members.c.userid.in_(batch)).distinct()
+        for userid, companyid in connection.execute(query):
+            companies.setdefault(userid, set()).add(companyid)
+    return companies
+
+
+def _by_company(connection, tables, users, rows):
+    """``({companyid: {userid}}, {companyid: {(userid, courseid)}})``: changed users and rows filed under each
+    company their user belongs to (:func:`memberships`)."""
+    companies = memberships(connection, tables, users | {userid for userid, _ in rows})
+    users_by_company, rows_by_company = {}, {}
+    for userid in users:
         for companyid in companies.get(userid, ()):
-            users.setdefault(companyid, set()).add(userid)
-    for userid, courseid in changed_rows:
+            users_by_company.setdefault(companyid, set()).add(userid)
+    for userid, courseid in rows:
         for companyid in companies.get(userid, ()):
-            rows.setdefault(companyid, set()).add((userid, courseid))
-    courses = set(logged.courses) | modified_courses(connection, tables, since) | modules_changed
-    return SourceChanges(users_by_company=users, rows_by_company=rows, courses=courses)
+            rows_by_company.setdefault(companyid, set()).add((userid, courseid))
+    return users_by_company, rows_by_company
 
 
 def _source_changes(connection, tables, since, now, digests, stored, from_log):
@@ -439,18 +427,21 @@ def _source_changes(connection, tables, since, now, digests, stored, from_log):
         for courseid in digests.keys() | stored.keys()
         if digests.get(courseid, {}).get("modules", "") != stored.get(courseid, {}).get("modules", "")
     }
-    if from_log:
-        return _logged_source_changes(connection, tables, since, now, modules_changed)
+    courses = modified_courses(connection, tables, since) | modules_changed
+    if from_log:  # the log names the changes; enrolments starting or ending by the clock are not logged
+        logged = logged_changes(connection, tables, since)
+        users, rows = _by_company(
+            connection, tables, logged.users, logged.rows | started_or_ended(connection, tables, since, now)
+        )
+        return SourceChanges(users, rows, courses | logged.courses)
+    users, rows = _by_company(
+        connection, tables, stamped_users(connection, tables, since), stamped_rows(connection, tables, since, now)
+    )
     enrolment_keys, completion_keys = keys("enrolments"), keys("completions")
-    rows = changed_rows(connection, tables, since, now)
     if enrolment_keys or completion_keys:
         for companyid, stale in stale_rows(connection, tables, enrolment_keys, completion_keys).items():
             rows.setdefault(companyid, set()).update(stale)
-    return SourceChanges(
-        users_by_company=changed_members(connection, tables, since),
-        rows_by_company=rows,
-        courses=modified_courses(connection, tables, since) | modules_changed,
-    )
+    return SourceChanges(users, rows, courses)
 
 
 def _shortlist(connection, tables, companyid, state, exposed, members_digest, changes):

@@ -43,10 +43,6 @@ COURSE_EVENTS = (  # every row of courseid
     "\\core\\event\\enrol_instance_updated",
     "\\core\\event\\enrol_instance_deleted",
 )
-# User ids per membership query: each query scans company_users (it has no index on userid alone), so
-# MySQL gets them all at once; SQLite (demo and test sites) stays under its limit on bound values.
-MEMBERSHIP_BATCH = {"mysql": 1_000_000, "mariadb": 1_000_000}
-SQLITE_MEMBERSHIP_BATCH = 30_000
 
 
 def standard_log_in_use(connection, tables):
@@ -82,17 +78,3 @@ def logged_changes(connection, tables, since):
         elif userid and courseid:
             rows.add((userid, courseid))
     return LoggedChanges(frozenset(users - {None}), frozenset(rows), frozenset(courses - {None}))
-
-
-def memberships(connection, tables, user_ids):
-    """``{userid: {companyid}}`` for ``user_ids`` (suspended members included: their rows become tombstones)."""
-    members = tables.company_users
-    companies = {}
-    ordered = sorted(user_ids)
-    size = MEMBERSHIP_BATCH.get(connection.dialect.name, SQLITE_MEMBERSHIP_BATCH)
-    for start in range(0, len(ordered), size):
-        batch = ordered[start : start + size]
-        query = sa.select(members.c.userid, members.c.companyid).where(members.c.userid.in_(batch)).distinct()
-        for userid, companyid in connection.execute(query):
-            companies.setdefault(userid, set()).add(companyid)
-    return companies
