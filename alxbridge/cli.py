@@ -252,18 +252,21 @@ def cleanup_command():
 def scheduler_command():
     """Run the scheduler in the foreground (for a dedicated process; set ALX_SCHEDULER=off on web workers)."""
     import logging
-
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    import signal
+    import threading
 
     from .scheduler import JOBS, build_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    scheduler = build_scheduler(current_app._get_current_object(), BlockingScheduler)
+    # SIGINT and SIGTERM only set an event: an interrupt raised inside APScheduler's start() could leave
+    # one of its locks held and the process hanging instead of stopping.
+    stop = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+    scheduler = build_scheduler(current_app._get_current_object())
+    scheduler.start()
     try:
         click.echo("scheduler running: " + ", ".join(f"{job.name} {job.cron}" for job in JOBS) + " (Ctrl-C stops)")
-        scheduler.start()
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=False)
