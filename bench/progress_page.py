@@ -378,7 +378,7 @@ class Phases:
     """Wall time per phase of a request, by wrapping the bridge's functions in this process only."""
 
     WRAPPED = (
-        ("alxbridge.reporting.service", "session_page", "page SELECT + row dicts (pages.session_page)"),
+        ("alxbridge.reporting.service", "session_page", "page SELECT (pages.session_page)"),
         ("alxbridge.reporting.service", "encode_page", "rows -> JSON body (json_page.encode_page)"),
     )
 

@@ -12,6 +12,7 @@ from alxbridge.plugin_settings import FIELD_NAMES
 from alxbridge.reporting.contract import RETURNS
 from alxbridge.reporting.formatting import api_item, plugin_date
 from alxbridge.reporting.json_page import encode_page
+from alxbridge.reporting.pages import REPORTING_COLUMNS
 from alxbridge.webservice.descriptions import clean_returnvalue
 from alxbridge.webservice.rendering import result_body
 
@@ -32,7 +33,7 @@ percentages = st.one_of(
     st.floats(min_value=0, max_value=100, allow_nan=False),
     st.sampled_from([Decimal("100.00"), Decimal("-0.00"), Decimal("66.665"), 0, None]),
 )
-rows = st.fixed_dictionaries({
+row_values = st.fixed_dictionaries({
     "id": st.integers(1, 10**9),
     "userid": st.one_of(st.integers(1, 10**9), st.sampled_from(["12", None, True])),
     "courseid": st.one_of(st.integers(1, 10**6), st.sampled_from(["7", None])),
@@ -40,6 +41,7 @@ rows = st.fixed_dictionaries({
     "timecompleted": timestamps, "timestarted": timestamps, "percentage": percentages,
     "status": st.one_of(st.sampled_from(["completed", "in_progress", "not_started", "not_enrolled"]), texts),
 })  # fmt: skip
+rows = row_values.map(lambda values: tuple(values[name] for name in REPORTING_COLUMNS))
 field_sets = st.sets(st.sampled_from(FIELD_NAMES)).map(lambda chosen: tuple(n for n in FIELD_NAMES if n in chosen))
 
 
@@ -78,3 +80,13 @@ def test_a_daylight_saving_change_is_written_in_the_offset_of_each_side():
 
 def test_an_empty_page_is_an_empty_json_list():
     assert encode_page([], FIELD_NAMES, ZoneInfo("UTC"), reference) == "[]"
+
+
+def test_equal_percentages_with_different_spellings_keep_their_own_spelling():
+    """``Decimal("-0.00") == 0``: a memo keyed by value would write the first one's spelling for both."""
+    page_rows = [(n, 7, 3, "Ann", "Lee", "", "Course", 0, 0, value, "not_started") for n, value in
+                 enumerate((Decimal("-0.00"), 0, Decimal("100.00"), 100.0), 1)]  # fmt: skip
+    timezone = ZoneInfo("UTC")
+    expected = reference([api_item(row, FIELD_NAMES, timezone) for row in page_rows])
+    assert '"percentage":-0' in expected and '"percentage":0,' in expected
+    assert encode_page(page_rows, FIELD_NAMES, timezone, reference) == expected

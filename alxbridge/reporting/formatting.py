@@ -64,20 +64,21 @@ def percentage_value(value):
 
 
 def api_item(row, enabled_fields, timezone):
-    """The item for one reporting row (a mapping with the reporting table's columns)."""
+    """The item for one reporting row (a tuple of ``pages.REPORTING_COLUMNS``, in that order)."""
+    _, userid, courseid, firstname, lastname, email, coursename, completed, started, percentage, status = row
     values = {
-        "userid": row["userid"],
-        "firstname": row["firstname"],
-        "lastname": row["lastname"],
-        "email": row["email"],
-        "courseid": row["courseid"],
-        "coursename": row["coursename"],
-        "timecompleted": plugin_date(row["timecompleted"], timezone),
-        "timecompleted_unix": row["timecompleted"] or 0,
-        "timestarted": plugin_date(row["timestarted"], timezone),
-        "timestarted_unix": row["timestarted"] or 0,
-        "percentage": percentage_value(row["percentage"]),
-        "status": row["status"],
+        "userid": userid,
+        "firstname": firstname,
+        "lastname": lastname,
+        "email": email,
+        "courseid": courseid,
+        "coursename": coursename,
+        "timecompleted": plugin_date(completed, timezone),
+        "timecompleted_unix": completed or 0,
+        "timestarted": plugin_date(started, timezone),
+        "timestarted_unix": started or 0,
+        "percentage": percentage_value(percentage),
+        "status": status,
     }
     if len(enabled_fields) == len(values):  # every field is enabled (the usual case): no second dict
         return values

@@ -3,22 +3,22 @@
 Pages are read in ``id`` order after the bookmark of their offset (keyset paging), so a row that
 changes or disappears between two requests never shifts the rows of later pages. Only when a client
 jumps to an offset the session has not reached is ``OFFSET`` used.
+
+A row is a tuple of :data:`REPORTING_COLUMNS` in that order (``id`` is ``None`` on the live path):
+the JSON writer unpacks it by position, which costs a fraction of building a dict per row.
 """
 
 import sqlalchemy as sa
 
-from ..sync.progress import progress_query
+from ..sync.progress import PROGRESS_COLUMNS, progress_query
 from ..sync.writer import live
 from .sessions import FULL
 
-REPORTING_COLUMNS = (
-    "id", "userid", "courseid", "firstname", "lastname", "email", "coursename",
-    "timecompleted", "timestarted", "percentage", "status",
-)  # fmt: skip
+REPORTING_COLUMNS = ("id", *PROGRESS_COLUMNS)
 
 
 def session_page(connection, tables, companyid, session, offset, limit):
-    """Reporting rows (mappings) of ``session`` at ``offset``."""
+    """Reporting rows of ``session`` at ``offset``."""
     r = tables.local_alx_api_reporting
     if not session.courses:
         return []
@@ -34,7 +34,7 @@ def session_page(connection, tables, companyid, session, offset, limit):
         query = query.where(r.c.id > after).order_by(r.c.id).limit(limit)
     else:
         query = query.order_by(r.c.id).limit(limit).offset(offset)
-    return _dicts(connection.execute(query))
+    return connection.execute(query).all()
 
 
 def live_page(connection, tables, companyid, course_ids, offset, limit, now):
@@ -42,10 +42,4 @@ def live_page(connection, tables, companyid, course_ids, offset, limit, now):
     if not course_ids:
         return []
     query = progress_query(tables, companyid, frozenset(course_ids), now).order_by("userid", "courseid")
-    return _dicts(connection.execute(query.limit(limit).offset(offset)))
-
-
-def _dicts(result):
-    """The rows as plain dicts (they go into the cache): ``dict(zip())`` costs half of ``dict(row_mapping)``."""
-    keys = tuple(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
+    return [(None, *row[: len(PROGRESS_COLUMNS)]) for row in connection.execute(query.limit(limit).offset(offset))]

@@ -128,7 +128,7 @@ def _read_page(context, company, company_settings, limit, offset, timezone, deta
     def compute():
         rows = session_page(connection, tables, company.id, session, offset, limit)
         body = _body(context, rows, session.fields, timezone)
-        return Page(len(rows), rows[-1]["id"] if rows else None, body)
+        return Page(len(rows), rows[-1][0] if rows else None, body)
 
     key = _page_key(context, company, session, limit, offset, timezone)
     page, hit = _cached_page(context.cache, key, company_settings.cache_ttl_minutes * 60, compute)
