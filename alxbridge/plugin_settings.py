@@ -109,7 +109,11 @@ def read_plugin_config(connection, tables):
 
 def read_plugin_settings(connection, tables):
     """The global settings, with absent or falsy values replaced the way the plugin replaces them."""
-    raw = read_plugin_config(connection, tables)
+    return plugin_settings_from_config(read_plugin_config(connection, tables))
+
+
+def plugin_settings_from_config(raw):
+    """:class:`PluginSettings` of the plugin's ``config_plugins`` values (``{name: text}``)."""
     rate_limit = php_int(raw.get("rate_limit")) if raw.get("rate_limit") not in (None, "") else 100
     retention = php_int(raw["log_retention_days"]) if raw.get("log_retention_days") not in (None, "") else 90
     threshold = raw.get("alert_threshold") or "medium"

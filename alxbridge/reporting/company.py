@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..prebuilt import prebuilt
+
 
 @dataclass(frozen=True)
 class Company:
@@ -19,14 +21,25 @@ class Company:
     shortname: str
 
 
-def caller_company(connection, tables, user_id):
-    """The :class:`Company` of ``user_id``, or ``None`` when the user belongs to none."""
+def first_membership(tables, *columns):
+    """SELECT of the company's ``id``, ``name``, ``shortname`` (and ``columns``) for the user bound as ``user``,
+    by the rule above; callers may join more tables onto it."""
     cu, company = tables.company_users, tables.company
-    row = connection.execute(
-        sa.select(company.c.id, company.c.name, company.c.shortname)
+    return (
+        sa.select(company.c.id, company.c.name, company.c.shortname, *columns)
         .join(cu, cu.c.companyid == company.c.id)
-        .where(cu.c.userid == user_id, cu.c.suspended == 0, company.c.suspended == 0)
+        .where(cu.c.userid == sa.bindparam("user"), cu.c.suspended == 0, company.c.suspended == 0)
         .order_by(cu.c.id)
         .limit(1)
-    ).first()
+    )
+
+
+@prebuilt
+def _caller_company_query(tables):
+    return first_membership(tables)
+
+
+def caller_company(connection, tables, user_id):
+    """The :class:`Company` of ``user_id``, or ``None`` when the user belongs to none."""
+    row = connection.execute(_caller_company_query(tables), {"user": user_id}).first()
     return Company(*row) if row else None

@@ -11,19 +11,15 @@ updates the token's ``local_alx_api_sync_status`` row (except in the Disabled sy
 import time
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from ..alerts.dispatch import store_alert
 from ..alerts.rules import Condition
-from ..plugin_settings import FIELD_NAMES, read_company_settings, read_plugin_settings
+from ..plugin_settings import FIELD_NAMES, read_plugin_settings
 from ..siteconfig import site_timezone
-from ..sync.scope import exposed_course_ids
-from ..sync.state import read_company_state
 from ..sync.status import record_sync_status
 from ..webservice.exceptions import MoodleError
 from ..webservice.functions import ExternalFunction, Rendered
 from .audit import log_call, rejection_row, reserved_row
-from .company import caller_company
+from .caller_view import read_caller_view
 from .contract import (
     ENDPOINT,
     FUNCTION_NAME,
@@ -55,18 +51,12 @@ def _alert_first_rejection(context, company, count, limit):
     context.connection.commit()
 
 
-def _snapshot(context, company, company_settings, state, fields, courses):
-    sync_status = context.tables.local_alx_api_sync_status
-    token = token_hash(context.token)
-    failed = context.connection.execute(
-        sa.select(sync_status.c.last_sync_status).where(
-            sync_status.c.companyid == company.id, sync_status.c.token_hash == token
-        )
-    ).scalar()
+def _snapshot(context, view, fields):
     return Snapshot(
-        companyid=company.id, token_hash=token, sync_mode=company_settings.sync_mode,
-        window_hours=company_settings.sync_window_hours, committed_version=state.committed_version,
-        tombstone_horizon=state.tombstone_horizon, fields=fields, courses=courses, last_sync_failed=failed == "failed",
+        companyid=view.company.id, token_hash=token_hash(context.token), sync_mode=view.settings.sync_mode,
+        window_hours=view.settings.sync_window_hours, committed_version=view.state.committed_version,
+        tombstone_horizon=view.state.tombstone_horizon, fields=fields, courses=view.courses,
+        last_sync_failed=view.last_sync_failed,
     )  # fmt: skip
 
 
@@ -111,18 +101,16 @@ def _body(context, rows, fields, timezone):
     return context.render([api_item(row, fields, timezone) for row in rows])
 
 
-def _read_page(context, company, company_settings, limit, offset, timezone, details):
+def _read_page(context, view, limit, offset, timezone, details):
     """The page as a :class:`Page`; the live path (before any sync) as items to render."""
-    connection, tables = context.connection, context.tables
-    fields = tuple(name for name in FIELD_NAMES if company_settings.fields[name])
-    courses = tuple(sorted(exposed_course_ids(connection, tables, company.id, company_settings)))
-    state = read_company_state(connection, tables, company.id)
-    if state.committed_version == 0:  # never synced: serve live, statelessly
-        rows = live_page(connection, tables, company.id, courses, offset, limit, context.now)
+    connection, tables, company = context.connection, context.tables, view.company
+    fields = tuple(name for name in FIELD_NAMES if view.settings.fields[name])
+    if view.state.committed_version == 0:  # never synced: serve live, statelessly
+        rows = live_page(connection, tables, company.id, view.courses, offset, limit, context.now)
         details.update(mode="live", cache_hit=False)
         return Page(len(rows), None, _body(context, rows, fields, timezone))
 
-    snapshot = _snapshot(context, company, company_settings, state, fields, courses)
+    snapshot = _snapshot(context, view, fields)
     session = session_for(connection, tables, snapshot, limit, offset, context.now)
 
     def compute():
@@ -131,7 +119,7 @@ def _read_page(context, company, company_settings, limit, offset, timezone, deta
         return Page(len(rows), rows[-1][0] if rows else None, body)
 
     key = _page_key(context, company, session, limit, offset, timezone)
-    page, hit = _cached_page(context.cache, key, company_settings.cache_ttl_minutes * 60, compute)
+    page, hit = _cached_page(context.cache, key, view.settings.cache_ttl_minutes * 60, compute)
     completed = record_page(connection, tables, session, offset, page.count, page.last_id, context.now)
     details.update(
         mode=session.mode, cache_hit=hit, session_id=session.id, replayed=session.replayed,
@@ -161,8 +149,8 @@ def get_course_progress(context, params):
     reservation = None  # the id of the call's log row, written when the quota admits the call
     rejected = False  # by the quota: the first rejection of the day logs itself, later ones are not logged
     try:
-        company = caller_company(connection, tables, user["id"])  # for the log row, also of early errors
-        settings = read_plugin_settings(connection, tables)
+        view = read_caller_view(connection, tables, user["id"], token_hash(context.token))
+        company, settings = view.company, view.plugin  # the company also for the log row of early errors
         if limit > settings.max_records:
             raise limit_too_large(settings.max_records)
         if limit <= 0:
@@ -170,7 +158,7 @@ def get_course_progress(context, params):
         if offset < 0:
             raise invalid_offset(offset)
         timezone = site_timezone(connection, tables, context.settings.get("ALX_TIMEZONE"), context.site_config)
-        company_settings = read_company_settings(connection, tables, company.id) if company else None
+        company_settings = view.settings
         row = {
             "user_id": user["id"], "company_shortname": company.shortname if company else "unknown",
             "endpoint": ENDPOINT, "ip_address": context.client_ip, "user_agent": context.user_agent, "now": context.now,
@@ -186,7 +174,7 @@ def get_course_progress(context, params):
             raise get_method_disabled()
         if company is None:
             raise no_company()
-        page = _read_page(context, company, company_settings, limit, offset, timezone, details)
+        page = _read_page(context, view, limit, offset, timezone, details)
         record_count = page.count
         if company_settings.sync_mode != SYNC_MODE_DISABLED:
             record_sync_status(

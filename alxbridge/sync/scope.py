@@ -29,7 +29,8 @@ def visible_company_courses(connection, tables, companyid=None):
     return courses
 
 
-def _exposed(company_courses, settings):
+def exposed_among(company_courses, settings):
+    """The ids of ``company_courses`` (visible ones) that ``settings`` enable (all when no ``course_*`` row)."""
     enabled = settings.enabled_course_ids if settings is not None else None
     return frozenset(company_courses if enabled is None else company_courses & enabled)
 
@@ -40,11 +41,13 @@ def exposed_course_ids(connection, tables, companyid, settings=None):
     ``settings``: the company's :class:`~alxbridge.plugin_settings.CompanySettings`, when the caller has them.
     """
     courses = visible_company_courses(connection, tables, companyid).get(companyid, set())
-    return _exposed(courses, settings or read_company_settings(connection, tables, companyid))
+    return exposed_among(courses, settings or read_company_settings(connection, tables, companyid))
 
 
 def exposed_courses_of_all_companies(connection, tables, companyids):
     """``{companyid: frozenset(courseids)}`` for ``companyids``, in two queries whatever their number."""
     courses = visible_company_courses(connection, tables)
     settings = read_course_flags_of_all_companies(connection, tables)
-    return {companyid: _exposed(courses.get(companyid, set()), settings.get(companyid)) for companyid in companyids}
+    return {
+        companyid: exposed_among(courses.get(companyid, set()), settings.get(companyid)) for companyid in companyids
+    }

@@ -29,7 +29,8 @@ class CompanyState:
     last_error: str | None = None
 
 
-def _state(row):
+def company_state_from_row(row):
+    """The :class:`CompanyState` of a row with the table's column names (also of a wider joined row)."""
     return CompanyState(
         companyid=row.companyid,
         committed_version=row.committed_version,
@@ -48,12 +49,12 @@ def read_company_state(connection, tables, companyid):
     """The company's :class:`CompanyState`; a company never synced has ``committed_version == 0``."""
     table = tables.local_alxbridge_company
     row = connection.execute(sa.select(table).where(table.c.companyid == companyid)).first()
-    return _state(row) if row else CompanyState(companyid)
+    return company_state_from_row(row) if row else CompanyState(companyid)
 
 
 def read_all_company_states(connection, tables):
     table = tables.local_alxbridge_company
-    return {row.companyid: _state(row) for row in connection.execute(sa.select(table))}
+    return {row.companyid: company_state_from_row(row) for row in connection.execute(sa.select(table))}
 
 
 def next_version(connection, tables, now):
