@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..locks import LockTimeout, section_lock
+from ..prebuilt import prebuilt
 from ..webservice.exceptions import database_read_error
 from .contract import rate_limit_exceeded
 
@@ -28,13 +29,34 @@ def local_midnight(now, timezone):
     return int(day.timestamp())
 
 
-def calls_today(connection, tables, user_id, now, timezone):
-    logs = tables.local_alx_api_logs
-    return connection.execute(
+def _calls_since(logs):
+    """COUNT of the log rows of the user bound as ``quota_user`` since ``quota_since``."""
+    return (
         sa.select(sa.func.count())
         .select_from(logs)
-        .where(logs.c.userid == user_id, logs.c.timeaccessed >= local_midnight(now, timezone))
-    ).scalar()
+        .where(logs.c.userid == sa.bindparam("quota_user"), logs.c.timeaccessed >= sa.bindparam("quota_since"))
+    )
+
+
+@prebuilt
+def _count_query(tables):
+    return _calls_since(tables.local_alx_api_logs)
+
+
+@prebuilt
+def _admit_query(tables):
+    """INSERT of the call's log row only while the user's count is under ``quota_limit``: count and reservation in
+    one round trip (run under the user's lock, so no other call of the user counts in between)."""
+    logs = tables.local_alx_api_logs
+    columns = [column for column in logs.columns if not column.primary_key]
+    under_limit = _calls_since(logs).scalar_subquery() < sa.bindparam("quota_limit")
+    values = sa.select(*(sa.bindparam(column.name, type_=column.type) for column in columns)).where(under_limit)
+    return logs.insert().from_select(columns, values)
+
+
+def calls_today(connection, tables, user_id, now, timezone):
+    since = local_midnight(now, timezone)
+    return connection.execute(_count_query(tables), {"quota_user": user_id, "quota_since": since}).scalar()
 
 
 def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reservation, rejection,
@@ -56,9 +78,12 @@ def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reser
         return _insert(connection, logs, reservation)
     try:
         with section_lock(connection, f"quota/{logs.name}/{user_id}", LOCK_WAIT_SECONDS):
+            quota = {"quota_user": user_id, "quota_since": local_midnight(now, timezone), "quota_limit": daily_limit}
+            admitted = connection.execute(_admit_query(tables), {**_row(logs, reservation), **quota})
+            if admitted.rowcount == 1:
+                connection.commit()
+                return admitted.lastrowid
             count = calls_today(connection, tables, user_id, now, timezone)
-            if count < daily_limit:
-                return _insert(connection, logs, reservation)
             if count == daily_limit:
                 message = f"Rate limit exceeded: {count}/{daily_limit} requests"
                 _insert(connection, logs, {**rejection, "error_message": message})
@@ -67,6 +92,11 @@ def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reser
     if count == daily_limit:
         on_first_rejection(count, daily_limit)
     raise rate_limit_exceeded(count, daily_limit)
+
+
+def _row(logs, values):
+    """``values`` for every column but the id (``None`` for those left out), as the INSERT … SELECT binds them all."""
+    return {column.name: values.get(column.name) for column in logs.columns if not column.primary_key}
 
 
 def _insert(connection, logs, values):

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 
+from ..prebuilt import prebuilt
 from ..siteconfig import core_config
 from .capabilities import has_capability
 from .exceptions import function_not_allowed, invalid_parameter, unknown_function
@@ -25,7 +26,8 @@ def require_declared_function(connection, tables, name):
         raise unknown_function(name if isinstance(name, str) else "Array")
 
 
-def _service_rows(connection, tables, caller, name, now):
+@prebuilt
+def _service_query(tables):
     """Moodle's access query: open services with the function, or restricted ones listing the user.
 
     ``su.validuntil < now`` is Moodle's own condition (an allowed-user row whose validity lies in the
@@ -33,19 +35,29 @@ def _service_rows(connection, tables, caller, name, now):
     """
     s, sf, su = tables.external_services, tables.external_services_functions, tables.external_services_users
     functions = tables.external_functions
+    name, service, now = sa.bindparam("name"), sa.bindparam("service"), sa.bindparam("now")
     declared = sa.exists().where(functions.c.name == name).label("declared")
     open_services = (
         sa.select(s.c.id, s.c.requiredcapability, sa.null().label("iprestriction"), declared)
         .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 0, sf.c.functionname == name))
-        .where(s.c.enabled == 1, s.c.id == caller.service_id)
+        .where(s.c.enabled == 1, s.c.id == service)
     )
     restricted_services = (
         sa.select(s.c.id, s.c.requiredcapability, su.c.iprestriction, declared)
         .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 1, sf.c.functionname == name))
-        .join(su, sa.and_(su.c.externalserviceid == s.c.id, su.c.userid == caller.user["id"]))
-        .where(s.c.enabled == 1, sa.or_(su.c.validuntil.is_(None), su.c.validuntil < now), s.c.id == caller.service_id)
+        .join(su, sa.and_(su.c.externalserviceid == s.c.id, su.c.userid == sa.bindparam("user")))
+        .where(
+            s.c.enabled == 1,
+            sa.or_(su.c.validuntil.is_(None), su.c.validuntil < now),
+            s.c.id == service,
+        )
     )
-    return connection.execute(sa.union(open_services, restricted_services)).mappings().all()
+    return sa.union(open_services, restricted_services)
+
+
+def _service_rows(connection, tables, caller, name, now):
+    parameters = {"name": name, "service": caller.service_id, "user": caller.user["id"], "now": now}
+    return connection.execute(_service_query(tables), parameters).mappings().all()
 
 
 def require_function_access(connection, tables, caller, name, client_ip, now):

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..siteconfig import TIMEZONE_SETTINGS, core_config, site_admin_ids
+from ..prebuilt import prebuilt
+from ..siteconfig import TIMEZONE_SETTINGS, site_admin_ids
 from .capabilities import has_capability
 from .exceptions import access_exception, invalid_token, missing_record, refused_user, site_maintenance
 from .subnet import address_in_subnet
@@ -34,27 +35,6 @@ class Caller:
     context_path: str | None = None  # the context's ``path``, read with the token (``None``: look it up)
 
 
-def _load_token(connection, tables, token):
-    """The token row with its context and user, outer-joined: Moodle's three lookups in one round trip.
-
-    ``context_found`` and ``user_*`` are ``None`` when the token points at a missing record.
-    """
-    t, context, user = tables.external_tokens, tables.context, tables.user
-    if not isinstance(token, str):
-        return None
-    columns = (
-        t.c.id, t.c.userid, t.c.externalserviceid, t.c.contextid, t.c.iprestriction, t.c.validuntil, t.c.lastaccess,
-        context.c.id.label("context_found"), context.c.path.label("context_path"),
-        *(user.c[name].label(f"user_{name}") for name in USER_COLUMNS),
-    )  # fmt: skip
-    query = (
-        sa.select(*columns)
-        .select_from(t.outerjoin(context, context.c.id == t.c.contextid).outerjoin(user, user.c.id == t.c.userid))
-        .where(t.c.token == token, t.c.tokentype == PERMANENT_TOKEN)
-    )
-    return connection.execute(query).mappings().first()
-
-
 def _require_record(table, found, record_id, errorcode, message):
     if found is None:
         raise missing_record(table.info["xmldb"].name, errorcode, message, "id = ?", [record_id])
@@ -70,21 +50,52 @@ class RestProtocolDisabled(Exception):
     """Web services or the REST protocol are off on the site: Moodle answers 403 with an empty body."""
 
 
-def site_switches(connection, tables):
-    """The site settings that decide whether and for whom the REST server answers."""
-    config = core_config(connection, tables, *SITE_SWITCHES)
+@prebuilt
+def _site_and_token_query(tables):
+    """The site switches (one scalar subquery each) and the token row with its context and user, outer-joined
+    onto a one-row table: Moodle's config read and its three token lookups in one round trip."""
+    t, context, user, config = tables.external_tokens, tables.context, tables.user, tables.config
+    switches = (
+        sa.select(config.c.value).where(config.c.name == name).scalar_subquery().label(f"config_{name}")
+        for name in SITE_SWITCHES
+    )
+    columns = (
+        t.c.id, t.c.userid, t.c.externalserviceid, t.c.contextid, t.c.iprestriction, t.c.validuntil, t.c.lastaccess,
+        context.c.id.label("context_found"), context.c.path.label("context_path"),
+        *(user.c[name].label(f"user_{name}") for name in USER_COLUMNS),
+    )  # fmt: skip
+    site = sa.select(sa.literal(1).label("one")).subquery("site")
+    token = sa.and_(t.c.token == sa.bindparam("token"), t.c.tokentype == PERMANENT_TOKEN)
+    return sa.select(*switches, *columns).select_from(
+        site.outerjoin(t, token)
+        .outerjoin(context, context.c.id == t.c.contextid)
+        .outerjoin(user, user.c.id == t.c.userid)
+    )
+
+
+def read_site_and_token(connection, tables, token):
+    """``(config, token_row)``: the site switches present in ``mdl_config`` and the token's row, ``None`` for a
+    token that is unknown (or not a string). ``context_found`` and ``user_*`` are ``None`` when the token
+    points at a missing record."""
+    row = connection.execute(
+        _site_and_token_query(tables), {"token": token if isinstance(token, str) else None}
+    ).mappings().one()  # fmt: skip
+    config = {name: row[f"config_{name}"] for name in SITE_SWITCHES if row[f"config_{name}"] is not None}
+    return config, (row if row["id"] is not None else None)
+
+
+def check_site_switches(config):
+    """Raise :class:`RestProtocolDisabled` unless web services and the REST protocol are on."""
     protocols = (config.get("webserviceprotocols") or "").split(",")  # untrimmed, as Moodle's in_array() reads it
     if config.get("enablewebservices") in (None, "", "0") or "rest" not in protocols:
         raise RestProtocolDisabled()
-    return config
 
 
-def authenticate(connection, tables, token, client_ip, now, config):
-    """Check ``token`` as Moodle does and return the :class:`Caller`; commits Moodle's two writes.
+def authenticate(connection, tables, row, client_ip, now, config):
+    """Check the token ``row`` as Moodle does and return the :class:`Caller`; commits Moodle's two writes.
 
-    ``config`` comes from :func:`site_switches`.
+    ``config`` and ``row`` come from :func:`read_site_and_token`.
     """
-    row = _load_token(connection, tables, token)
     if row is None:
         raise invalid_token()
     tokens = tables.external_tokens

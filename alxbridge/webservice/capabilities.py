@@ -7,6 +7,8 @@ that defines it; a prohibit anywhere denies, any role that resolves to allow gra
 
 import sqlalchemy as sa
 
+from ..prebuilt import prebuilt
+
 SYSTEM_CONTEXT_ID = 1
 ALLOW, PROHIBIT = 1, -1000
 
@@ -20,21 +22,26 @@ def _context_path(connection, tables, caller):
     return ids or [SYSTEM_CONTEXT_ID, caller.context_id]
 
 
+@prebuilt
+def _definitions_query(tables):
+    """The capability's definitions on the context path for the roles the user holds there, or the default role."""
+    ra, rc = tables.role_assignments, tables.role_capabilities
+    path = sa.bindparam("path", expanding=True)
+    assigned = sa.select(ra.c.roleid).where(ra.c.userid == sa.bindparam("user"), ra.c.contextid.in_(path))
+    held = sa.or_(rc.c.roleid.in_(assigned), rc.c.roleid == sa.bindparam("default_role"))
+    return sa.select(rc.c.roleid, rc.c.contextid, rc.c.permission).where(
+        rc.c.capability == sa.bindparam("capability"), held, rc.c.contextid.in_(path)
+    )
+
+
 def has_capability(connection, tables, caller, capability, default_user_role_id):
     """One query: the capability's definitions on the path, for the roles the user holds there (or the default)."""
     if caller.is_site_admin:
         return True
     path = _context_path(connection, tables, caller)
-    ra, rc = tables.role_assignments, tables.role_capabilities
-    assigned = sa.select(ra.c.roleid).where(ra.c.userid == caller.user["id"], ra.c.contextid.in_(path))
-    held = rc.c.roleid.in_(assigned)
-    if str(default_user_role_id or "").isdigit():
-        held = sa.or_(held, rc.c.roleid == int(default_user_role_id))
-    rows = connection.execute(
-        sa.select(rc.c.roleid, rc.c.contextid, rc.c.permission).where(
-            rc.c.capability == capability, held, rc.c.contextid.in_(path)
-        )
-    ).all()
+    default_role = int(default_user_role_id) if str(default_user_role_id or "").isdigit() else None  # = NULL: none
+    parameters = {"path": path, "user": caller.user["id"], "default_role": default_role, "capability": capability}
+    rows = connection.execute(_definitions_query(tables), parameters).all()
     if any(permission <= PROHIBIT for _, _, permission in rows):
         return False
     depth = {context_id: index for index, context_id in enumerate(path)}

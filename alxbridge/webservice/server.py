@@ -5,7 +5,7 @@ import logging
 from dataclasses import replace
 
 from .access import require_function_access
-from .auth import authenticate, site_switches
+from .auth import authenticate, check_site_switches, read_site_and_token
 from .descriptions import clean_returnvalue, validate_parameters
 from .exceptions import unknown_function
 from .functions import Rendered
@@ -25,9 +25,10 @@ class AuthenticationFailed(Exception):
 
 def execute(connection, tables, call, context):
     """Run ``call``; ``context`` is a :class:`CallContext` without a caller yet. Returns the body."""
-    config = site_switches(connection, tables)
+    config, token_row = read_site_and_token(connection, tables, call.token)
+    check_site_switches(config)
     try:
-        caller = authenticate(connection, tables, call.token, context.client_ip, context.now, config)
+        caller = authenticate(connection, tables, token_row, context.client_ip, context.now, config)
     except Exception as error:
         if getattr(error, "errorcode", None) is None:
             raise
