@@ -29,6 +29,11 @@ from .errors import BridgeError
 from .upsert import upsert
 
 ROW_LOCK_TTL = 30 * 60
+# MySQL/MariaDB named locks (text statements are immutable: built once, not per call)
+TRY_LOCK = sa.text("SELECT GET_LOCK(:key, 0)")
+WAIT_FOR_LOCK = sa.text("SELECT GET_LOCK(:key, :wait)")
+LOCK_HELD = sa.text("SELECT IS_USED_LOCK(:key) = CONNECTION_ID()")
+RELEASE_LOCK = sa.text("SELECT RELEASE_LOCK(:key)")
 
 
 class LockLost(BridgeError):
@@ -56,22 +61,20 @@ class NamedLock:
 
     def acquire(self):
         connection = self.database.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        if connection.execute(sa.text("SELECT GET_LOCK(:key, 0)"), {"key": self.key}).scalar() == 1:
+        if connection.execute(TRY_LOCK, {"key": self.key}).scalar() == 1:
             self._connection = connection
             return True
         connection.close()
         return False
 
     def keep_alive(self):
-        held = self._connection.execute(
-            sa.text("SELECT IS_USED_LOCK(:key) = CONNECTION_ID()"), {"key": self.key}
-        ).scalar()
+        held = self._connection.execute(LOCK_HELD, {"key": self.key}).scalar()
         if held != 1:
             raise LockLost(f"the database lock of job {self.job!r} was lost; the run stopped")
 
     def release(self):
         try:
-            self._connection.execute(sa.text("SELECT RELEASE_LOCK(:key)"), {"key": self.key})
+            self._connection.execute(RELEASE_LOCK, {"key": self.key})
         except sa.exc.DBAPIError:
             # The connection is gone (the server dropped the lock with it) or unusable: discard it rather than
             # return it to the pool still holding the lock, and let the run's own error be the one reported.
@@ -176,7 +179,7 @@ def section_lock(connection, name, wait):
             _PROCESS_SECTION.release()
         return
     key = lock_key(connection.engine.url.database or "", name)
-    if connection.execute(sa.text("SELECT GET_LOCK(:key, :wait)"), {"key": key, "wait": wait}).scalar() != 1:
+    if connection.execute(WAIT_FOR_LOCK, {"key": key, "wait": wait}).scalar() != 1:
         raise LockTimeout(f"lock {name!r} still busy after {wait} s")
     try:
         yield
@@ -192,7 +195,7 @@ def _release_section(connection, key):
     the server, and no pooled connection goes back still holding it) and the error raised, since the caller's
     connection is now unusable."""
     try:
-        connection.execute(sa.text("SELECT RELEASE_LOCK(:key)"), {"key": key})
+        connection.execute(RELEASE_LOCK, {"key": key})
     except Exception:
         connection.invalidate()
         raise

@@ -9,16 +9,18 @@ import functools
 
 
 def prebuilt(builder):
-    """Decorate ``builder(tables)`` so it runs once per table set (per database prefix).
+    """Decorate ``builder(tables, *options)`` so it runs once per table set (per database prefix) and options
+    (hashable, e.g. the dialect's name).
 
     The statement is kept on the table namespace itself, so it lives exactly as long as that schema.
     """
 
     @functools.wraps(builder)
-    def statement(tables):
+    def statement(tables, *options):
         built = tables.__dict__.setdefault("_prebuilt_statements", {})
-        if builder not in built:
-            built[builder] = builder(tables)
-        return built[builder]
+        key = (builder, *options)
+        if key not in built:
+            built[key] = builder(tables, *options)
+        return built[key]
 
     return statement

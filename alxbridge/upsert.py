@@ -25,3 +25,20 @@ def upsert(connection, table, key, values, on_update=None):
         else:
             statement = statement.on_conflict_do_nothing(index_elements=list(key))
     connection.execute(statement)
+
+
+def upsert_statement(dialect_name, table, key_columns, updated_columns, extra_updates):
+    """An upsert that takes every value from the execution's parameters, for statements built once.
+
+    On a duplicate ``key_columns``, ``updated_columns`` take the new row's values and ``extra_updates``
+    (column → expression over the existing row) apply.
+    """
+    if dialect_name in ("mysql", "mariadb"):
+        statement = mysql.insert(table)
+        new = statement.inserted
+        return statement.on_duplicate_key_update({**{name: new[name] for name in updated_columns}, **extra_updates})
+    statement = sqlite.insert(table)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=list(key_columns), set_={**{name: new[name] for name in updated_columns}, **extra_updates}
+    )

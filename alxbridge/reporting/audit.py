@@ -13,6 +13,8 @@ import time
 
 import sqlalchemy as sa
 
+from ..prebuilt import prebuilt
+
 log = logging.getLogger(__name__)
 USER_AGENT_LENGTH = 255
 IP_LENGTH = 45
@@ -47,6 +49,12 @@ def rejection_row(*, user_id, company_shortname, endpoint, ip_address, user_agen
     }  # fmt: skip
 
 
+@prebuilt
+def _completion_query(tables):
+    logs = tables.local_alx_api_logs
+    return sa.update(logs).where(logs.c.id == sa.bindparam("log_id"))
+
+
 def log_call(connection, tables, *, user_id, company_shortname, endpoint, record_count, error_message, started,
              ip_address, user_agent, details, now=None, reservation=None):  # fmt: skip
     """Complete the call's reserved row (id ``reservation``) or insert it; ``details`` become ``additional_data``."""
@@ -59,7 +67,7 @@ def log_call(connection, tables, *, user_id, company_shortname, endpoint, record
     }
     try:
         if reservation is not None:
-            connection.execute(sa.update(logs).where(logs.c.id == reservation).values(**outcome))
+            connection.execute(_completion_query(tables), {"log_id": reservation, **outcome})
         else:
             row = reserved_row(
                 user_id=user_id, company_shortname=company_shortname, endpoint=endpoint, ip_address=ip_address,

@@ -104,7 +104,8 @@ def _body(context, rows, fields, timezone):
 def _read_page(context, view, limit, offset, timezone, details):
     """The page as a :class:`Page`; the live path (before any sync) as items to render."""
     connection, tables, company = context.connection, context.tables, view.company
-    fields = tuple(name for name in FIELD_NAMES if view.settings.fields[name])
+    enabled = view.settings.fields
+    fields = tuple(name for name in FIELD_NAMES if enabled[name])
     if view.state.committed_version == 0:  # never synced: serve live, statelessly
         rows = live_page(connection, tables, company.id, view.courses, offset, limit, context.now)
         details.update(mode="live", cache_hit=False)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from ..prebuilt import prebuilt
+
 REUSE_SECONDS = 300  # a repeated offset=0 within this (of its opening, or of its completion) replays the latest session
 IDLE_SECONDS = 1800  # an open session unused this long is abandoned (its window is never acknowledged)
 FULL, INCREMENTAL = "full", "incremental"
@@ -77,14 +79,51 @@ def _from_row(row, replayed=False):
     )  # fmt: skip
 
 
-def _latest(connection, tables, snapshot, *conditions):
-    sessions = tables.local_alxbridge_read_session
-    return connection.execute(
+def _latest_of(sessions, *conditions):
+    """The token's latest session for the company (bound as ``token_hash``, ``companyid``) meeting ``conditions``."""
+    return (
         sa.select(sessions)
-        .where(sessions.c.token_hash == snapshot.token_hash, sessions.c.companyid == snapshot.companyid, *conditions)
+        .where(
+            sessions.c.token_hash == sa.bindparam("token_hash"),
+            sessions.c.companyid == sa.bindparam("companyid"),
+            *conditions,
+        )
         .order_by(sessions.c.id.desc())
         .limit(1)
-    ).first()
+    )
+
+
+@prebuilt
+def _latest_query(tables):
+    return _latest_of(tables.local_alxbridge_read_session)
+
+
+@prebuilt
+def _latest_completed_query(tables):
+    sessions = tables.local_alxbridge_read_session
+    return _latest_of(sessions, sessions.c.status == "completed")
+
+
+@prebuilt
+def _latest_continuable_query(tables):
+    """Latest with the page's limit (bound as ``page_limit``) and used since ``used_since``."""
+    sessions = tables.local_alxbridge_read_session
+    return _latest_of(
+        sessions,
+        sessions.c.page_limit == sa.bindparam("page_limit"),
+        sessions.c.timeused >= sa.bindparam("used_since"),
+    )
+
+
+def _latest(connection, query, snapshot, **parameters):
+    parameters.update(token_hash=snapshot.token_hash, companyid=snapshot.companyid)
+    return connection.execute(query, parameters).first()
+
+
+@prebuilt
+def _update_query(tables):
+    sessions = tables.local_alxbridge_read_session
+    return sa.update(sessions).where(sessions.c.id == sa.bindparam("session_id"))
 
 
 def _has_tombstones(connection, tables, snapshot, low, high):
@@ -110,8 +149,7 @@ def choose_window(connection, tables, snapshot, now):
     high = snapshot.committed_version
     if snapshot.sync_mode in (SYNC_MODE_FULL, SYNC_MODE_DISABLED):
         return FULL, 0, high
-    sessions = tables.local_alxbridge_read_session
-    ack = _latest(connection, tables, snapshot, sessions.c.status == "completed")
+    ack = _latest(connection, _latest_completed_query(tables), snapshot)
     if ack is None or ack.settings_digest != snapshot.settings_digest:
         return FULL, 0, high
     low = ack.high_version
@@ -154,15 +192,14 @@ def _replayable(row, snapshot, limit, now):
 
 def session_for(connection, tables, snapshot, limit, offset, now):
     """The session this page belongs to: replayed, continued, or newly opened."""
-    sessions = tables.local_alxbridge_read_session
     if offset == 0:
-        latest = _latest(connection, tables, snapshot)
+        latest = _latest(connection, _latest_query(tables), snapshot)
         if latest is not None and _replayable(latest, snapshot, limit, now):
             return _from_row(latest, replayed=True)
         return _open(connection, tables, snapshot, limit, now)
     # Continue the latest session, also a completed one being replayed by a second evaluation.
     current = _latest(
-        connection, tables, snapshot, sessions.c.page_limit == limit, sessions.c.timeused >= now - IDLE_SECONDS
+        connection, _latest_continuable_query(tables), snapshot, page_limit=limit, used_since=now - IDLE_SECONDS
     )
     if current is not None:
         return _from_row(current, replayed=current.status == "completed")
@@ -190,6 +227,5 @@ def record_page(connection, tables, session, offset, count, last_id, now):
     if completes and session.status == "open":
         session.status = "completed"
         values.update(status="completed", timeclosed=now)
-    sessions = tables.local_alxbridge_read_session
-    connection.execute(sa.update(sessions).where(sessions.c.id == session.id).values(**values))
+    connection.execute(_update_query(tables), {"session_id": session.id, **values})
     return completes

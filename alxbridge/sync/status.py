@@ -12,7 +12,8 @@ import json
 import sqlalchemy as sa
 
 from ..plugin_settings import write_plugin_config
-from ..upsert import upsert
+from ..prebuilt import prebuilt
+from ..upsert import upsert_statement
 from .upserts import upsert_rows
 
 SYNC_STATUS_ERROR_LIMIT = 1000
@@ -22,24 +23,26 @@ def cron_token_hash(companyid):
     return hashlib.sha256(f"cron_task_{companyid}".encode()).hexdigest()
 
 
+LATEST_COLUMNS = ("last_sync_timestamp", "last_sync_records", "last_sync_status", "last_sync_error", "updated_at")
+
+
+@prebuilt
+def _status_upsert(tables, dialect_name):
+    table = tables.local_alx_api_sync_status
+    return upsert_statement(
+        dialect_name, table, ("companyid", "token_hash"), LATEST_COLUMNS, {"total_syncs": table.c.total_syncs + 1}
+    )
+
+
 def record_sync_status(connection, tables, companyid, token_hash, records, status, error, now):
     """The plugin's ``update_sync_status``, as one atomic upsert (B35)."""
-    table = tables.local_alx_api_sync_status
     error = error[:SYNC_STATUS_ERROR_LIMIT] if error else None
-    latest = {
-        "last_sync_timestamp": now,
-        "last_sync_records": records,
-        "last_sync_status": status,
-        "last_sync_error": error,
-        "updated_at": now,
-    }
-    upsert(
-        connection,
-        table,
-        {"companyid": companyid, "token_hash": token_hash},
-        {**latest, "sync_mode": "auto", "sync_window_hours": 24, "total_syncs": 1, "created_at": now},
-        on_update={**latest, "total_syncs": table.c.total_syncs + 1},
-    )
+    row = {
+        "companyid": companyid, "token_hash": token_hash, "last_sync_timestamp": now, "last_sync_records": records,
+        "last_sync_status": status, "last_sync_error": error, "updated_at": now, "sync_mode": "auto",
+        "sync_window_hours": 24, "total_syncs": 1, "created_at": now,
+    }  # fmt: skip
+    connection.execute(_status_upsert(tables, connection.dialect.name), row)
 
 
 def record_cron_sync(connection, tables, companyid, records, error, now):
