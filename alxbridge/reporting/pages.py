@@ -10,6 +10,7 @@ the JSON writer unpacks it by position, which costs a fraction of building a dic
 
 import sqlalchemy as sa
 
+from ..prebuilt import prebuilt
 from ..sync.progress import PROGRESS_COLUMNS, progress_query
 from ..sync.writer import live
 from .sessions import FULL
@@ -17,24 +18,32 @@ from .sessions import FULL
 REPORTING_COLUMNS = ("id", *PROGRESS_COLUMNS)
 
 
+@prebuilt
+def _page_query(tables, full, keyset):
+    """The page SELECT of a full or incremental session, after a bookmark (``keyset``) or at an ``OFFSET``."""
+    r = tables.local_alx_api_reporting
+    query = sa.select(*(r.c[name] for name in REPORTING_COLUMNS)).where(
+        r.c.companyid == sa.bindparam("companyid"), live(r), r.c.courseid.in_(sa.bindparam("courses", expanding=True))
+    )
+    if full:
+        query = query.where(r.c.id <= sa.bindparam("max_id"))
+    else:
+        query = query.where(r.c.last_updated > sa.bindparam("low"), r.c.last_updated <= sa.bindparam("high"))
+    query = query.order_by(r.c.id).limit(sa.bindparam("limit"))
+    return query.where(r.c.id > sa.bindparam("after")) if keyset else query.offset(sa.bindparam("offset"))
+
+
 def session_page(connection, tables, companyid, session, offset, limit):
     """Reporting rows of ``session`` at ``offset``."""
-    r = tables.local_alx_api_reporting
     if not session.courses:
         return []
-    query = sa.select(*(r.c[name] for name in REPORTING_COLUMNS)).where(
-        r.c.companyid == companyid, live(r), r.c.courseid.in_(session.courses)
-    )
-    if session.mode == FULL:
-        query = query.where(r.c.id <= session.max_id)
-    else:
-        query = query.where(r.c.last_updated > session.low_version, r.c.last_updated <= session.high_version)
     after = session.bookmarks.get(offset)
-    if after is not None:
-        query = query.where(r.c.id > after).order_by(r.c.id).limit(limit)
-    else:
-        query = query.order_by(r.c.id).limit(limit).offset(offset)
-    return connection.execute(query).all()
+    query = _page_query(tables, session.mode == FULL, after is not None)
+    parameters = {
+        "companyid": companyid, "courses": list(session.courses), "max_id": session.max_id,
+        "low": session.low_version, "high": session.high_version, "limit": limit, "after": after, "offset": offset,
+    }  # fmt: skip
+    return connection.execute(query, parameters).all()
 
 
 def live_page(connection, tables, companyid, course_ids, offset, limit, now):
