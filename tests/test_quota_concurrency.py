@@ -158,3 +158,37 @@ def test_an_unlimited_quota_still_logs_every_call(site):
     with live_server(app) as url:
         assert all(isinstance(call(url, token), list) for _ in range(LIMIT + 2))
     assert len(log_rows(database, user_id)) == LIMIT + 2
+
+
+def test_concurrent_admissions_of_many_users_all_succeed(site):
+    """Different users' quota sections run side by side; none may fail on the log table's locks.
+
+    Counting inside ``INSERT … SELECT`` (one round trip less) failed 958 of 1200 such admissions on
+    MariaDB with error 1467 (InnoDB's AUTO-INC lock); the count is a plain read before the insert.
+    """
+    _, database, _, _ = site
+    tables, now, threads_count, per_thread = database.tables, int(time.time()), 8, 40
+    failures, admitted = [], []
+
+    def admit_many(first_user):
+        for n in range(per_thread):
+            user_id = first_user + n % 3
+            row = {"user_id": user_id, "company_shortname": "X", "endpoint": "e", "ip_address": "", "user_agent": "",
+                   "now": now}  # fmt: skip
+            try:
+                with database.connect() as connection:
+                    admitted.append(admit_call(
+                        connection, tables, user_id=user_id, daily_limit=10_000, now=now, timezone=None,
+                        reservation=reserved_row(**row, details=None), rejection=rejection_row(**row),
+                        on_first_rejection=lambda count, limit: None,
+                    ))  # fmt: skip
+            except Exception as error:  # noqa: BLE001 - collected and asserted below
+                failures.append(repr(error)[:200])
+
+    threads = [threading.Thread(target=admit_many, args=(1000 + 4 * i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert len(set(admitted)) == threads_count * per_thread

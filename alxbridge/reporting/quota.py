@@ -29,29 +29,19 @@ def local_midnight(now, timezone):
     return int(day.timestamp())
 
 
-def _calls_since(logs):
-    """COUNT of the log rows of the user bound as ``quota_user`` since ``quota_since``."""
+@prebuilt
+def _count_query(tables):
+    """The count of the log rows of the user bound as ``quota_user`` since ``quota_since``.
+
+    A plain (consistent) read: counting inside ``INSERT … SELECT`` would take shared next-key locks
+    on the log's index and, with concurrent callers, fail on InnoDB's AUTO-INC lock (error 1467).
+    """
+    logs = tables.local_alx_api_logs
     return (
         sa.select(sa.func.count())
         .select_from(logs)
         .where(logs.c.userid == sa.bindparam("quota_user"), logs.c.timeaccessed >= sa.bindparam("quota_since"))
     )
-
-
-@prebuilt
-def _count_query(tables):
-    return _calls_since(tables.local_alx_api_logs)
-
-
-@prebuilt
-def _admit_query(tables):
-    """INSERT of the call's log row only while the user's count is under ``quota_limit``: count and reservation in
-    one round trip (run under the user's lock, so no other call of the user counts in between)."""
-    logs = tables.local_alx_api_logs
-    columns = [column for column in logs.columns if not column.primary_key]
-    under_limit = _calls_since(logs).scalar_subquery() < sa.bindparam("quota_limit")
-    values = sa.select(*(sa.bindparam(column.name, type_=column.type) for column in columns)).where(under_limit)
-    return logs.insert().from_select(columns, values)
 
 
 def calls_today(connection, tables, user_id, now, timezone):
@@ -78,12 +68,9 @@ def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reser
         return _insert(connection, logs, reservation)
     try:
         with section_lock(connection, f"quota/{logs.name}/{user_id}", LOCK_WAIT_SECONDS):
-            quota = {"quota_user": user_id, "quota_since": local_midnight(now, timezone), "quota_limit": daily_limit}
-            admitted = connection.execute(_admit_query(tables), {**_row(logs, reservation), **quota})
-            if admitted.rowcount == 1:
-                connection.commit()
-                return admitted.lastrowid
             count = calls_today(connection, tables, user_id, now, timezone)
+            if count < daily_limit:
+                return _insert(connection, logs, reservation)
             if count == daily_limit:
                 message = f"Rate limit exceeded: {count}/{daily_limit} requests"
                 _insert(connection, logs, {**rejection, "error_message": message})
@@ -94,12 +81,7 @@ def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reser
     raise rate_limit_exceeded(count, daily_limit)
 
 
-def _row(logs, values):
-    """``values`` for every column but the id (``None`` for those left out), as the INSERT … SELECT binds them all."""
-    return {column.name: values.get(column.name) for column in logs.columns if not column.primary_key}
-
-
 def _insert(connection, logs, values):
-    row_id = connection.execute(logs.insert().values(**values)).inserted_primary_key[0]
+    row_id = connection.execute(logs.insert(), values).inserted_primary_key[0]
     connection.commit()
     return row_id
