@@ -8,6 +8,8 @@ A row is a tuple of :data:`REPORTING_COLUMNS` in that order (``id`` is ``None`` 
 the JSON writer unpacks it by position, which costs a fraction of building a dict per row.
 """
 
+import contextlib
+
 import sqlalchemy as sa
 
 from ..prebuilt import prebuilt
@@ -33,17 +35,25 @@ def _page_query(tables, full, keyset):
     return query.where(r.c.id > sa.bindparam("after")) if keyset else query.offset(sa.bindparam("offset"))
 
 
+@contextlib.contextmanager
 def session_page(connection, tables, companyid, session, offset, limit):
-    """Reporting rows of ``session`` at ``offset``."""
+    """The reporting rows of ``session`` at ``offset``, as an iterator to consume inside the ``with`` block.
+
+    The rows are streamed (a server-side cursor on MySQL/MariaDB): the JSON writer encodes the first
+    rows while the server still sends the rest, instead of waiting for the whole page first. Leaving
+    the block closes the cursor, also when encoding failed half-way.
+    """
     if not session.courses:
-        return []
+        yield iter(())
+        return
     after = session.bookmarks.get(offset)
     query = _page_query(tables, session.mode == FULL, after is not None)
     parameters = {
         "companyid": companyid, "courses": list(session.courses), "max_id": session.max_id,
         "low": session.low_version, "high": session.high_version, "limit": limit, "after": after, "offset": offset,
     }  # fmt: skip
-    return connection.execute(query, parameters).all()
+    with connection.execute(query, parameters, execution_options={"stream_results": True}) as result:
+        yield result
 
 
 def live_page(connection, tables, companyid, course_ids, offset, limit, now):

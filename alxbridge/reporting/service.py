@@ -69,6 +69,19 @@ class Page:
     body: str
 
 
+class _Tally:
+    """Passes a page's rows on, counting them and keeping the last one's id (the rows are streamed, not held)."""
+
+    def __init__(self, rows):
+        self.rows, self.count, self.last_id = rows, 0, None
+
+    def __iter__(self):
+        for row in self.rows:
+            self.count += 1
+            self.last_id = row[0]
+            yield row
+
+
 def _cached_page(cache, key, ttl, compute):
     """``(page, hit)`` through the versioned cache; a TTL of 0 minutes disables caching.
 
@@ -115,9 +128,10 @@ def _read_page(context, view, limit, offset, timezone, details):
     session = session_for(connection, tables, snapshot, limit, offset, context.now)
 
     def compute():
-        rows = session_page(connection, tables, company.id, session, offset, limit)
-        body = _body(context, rows, session.fields, timezone)
-        return Page(len(rows), rows[-1][0] if rows else None, body)
+        with session_page(connection, tables, company.id, session, offset, limit) as rows:
+            tally = _Tally(rows)
+            body = _body(context, tally, session.fields, timezone)
+        return Page(tally.count, tally.last_id, body)
 
     key = _page_key(context, company, session, limit, offset, timezone)
     page, hit = _cached_page(context.cache, key, view.settings.cache_ttl_minutes * 60, compute)

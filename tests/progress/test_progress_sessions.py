@@ -7,7 +7,9 @@ merged as a client would: a full session replaces it, an incremental one is upse
 
 import pytest
 
+from alxbridge.reporting import json_page
 from alxbridge.reporting import sessions as reading
+from alxbridge.reporting.formatting import plugin_date
 
 from ..progress_support import C1, item_key, progress_row, token_hash
 
@@ -304,3 +306,25 @@ def test_a_settings_change_makes_the_next_session_full(site):
     site.company_setting(1, "course_102", 1)
     assert sorted(item_key(item) for item in site.read_all(C1, 10)[0]) == [(1000, 101), (1001, 101), (1002, 102)]
     assert site.sessions(C1)[-1]["mode"] == "full"
+
+
+def test_a_page_whose_encoding_fails_half_way_still_logs_the_call_and_the_next_call_works(site, monkeypatch):
+    """Pages are streamed from the database into the JSON writer. A failure after a few rows must close the
+    streamed cursor: on MariaDB an unread result would refuse the rollback and the log row ("Commands out of
+    sync"), losing the record of the failed call."""
+    site.write(1, rows(*range(1000, 1040)))
+    written = []
+
+    def failing_date(timestamp, timezone):
+        written.append(timestamp)
+        if len(written) > 10:
+            raise RuntimeError("formatting failed half-way")
+        return plugin_date(timestamp, timezone)
+
+    monkeypatch.setattr(json_page, "plugin_date", failing_date)
+    error = site.error(C1, limit=40)
+    assert error["errorcode"] == "generalexceptionmessage", error
+    monkeypatch.undo()
+    (failed,) = [row for row in site.logs() if row["error_message"]]
+    assert failed["error_message"] == "Error reading from database"
+    assert users(site.page(C1, limit=40)) == list(range(1000, 1040))
