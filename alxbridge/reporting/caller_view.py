@@ -7,6 +7,7 @@ changes no result; it saves the round trips and statement overhead of four queri
 """
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -15,6 +16,7 @@ from ..prebuilt import prebuilt
 from ..sync.scope import SITE_COURSE_ID, exposed_among
 from ..sync.state import CompanyState, company_state_from_row
 from .company import Company, first_membership
+from .sessions import latest_parameters, latest_session_id
 
 STATE_COLUMNS = (
     "companyid", "committed_version", "tombstone_horizon", "source_watermark", "last_full", "members_digest",
@@ -30,17 +32,29 @@ class CallerView:
     courses: tuple  # the company's exposed course ids, sorted
     state: CompanyState
     last_sync_failed: bool  # the token's last request for this company failed: auto mode answers in full
+    latest_session: SimpleNamespace | None  # the read session this page may belong to (``sessions.session_for``)
 
 
 @prebuilt
-def _company_query(tables):
+def _company_query(tables, continuing):
     state, status = tables.local_alxbridge_company, tables.local_alx_api_sync_status
+    sessions, company = tables.local_alxbridge_read_session, tables.company
+    columns = (
+        *(state.c[name] for name in STATE_COLUMNS), status.c.last_sync_status,
+        *(column.label(f"session_{column.name}") for column in sessions.columns),
+    )  # fmt: skip
     return (
-        first_membership(tables, *(state.c[name] for name in STATE_COLUMNS), status.c.last_sync_status)
-        .outerjoin(state, state.c.companyid == tables.company.c.id)
+        first_membership(tables, *columns)
+        .outerjoin(state, state.c.companyid == company.c.id)
         .outerjoin(
-            status,
-            sa.and_(status.c.companyid == tables.company.c.id, status.c.token_hash == sa.bindparam("token_hash")),
+            status, sa.and_(status.c.companyid == company.c.id, status.c.token_hash == sa.bindparam("token_hash"))
+        )
+        .outerjoin(
+            sessions,  # the company condition is implied by the id; stated, the join reads as one to SQLAlchemy
+            sa.and_(
+                sessions.c.companyid == company.c.id,
+                sessions.c.id == latest_session_id(sessions, company.c.id, continuing),
+            ),
         )
     )
 
@@ -63,9 +77,17 @@ def _settings_query(tables):
     )
 
 
-def read_caller_view(connection, tables, user_id, token_hash):
-    """The :class:`CallerView` of ``user_id`` calling with the token whose SHA-256 is ``token_hash``."""
-    row = connection.execute(_company_query(tables), {"user": user_id, "token_hash": token_hash}).first()
+def _session(row, sessions):
+    if row is None or row.session_id is None:
+        return None
+    return SimpleNamespace(**{column.name: row._mapping[f"session_{column.name}"] for column in sessions.columns})
+
+
+def read_caller_view(connection, tables, user_id, token_hash, limit, offset, now):
+    """The :class:`CallerView` of ``user_id`` calling with the token whose SHA-256 is ``token_hash`` for the page
+    at ``offset`` of ``limit`` rows."""
+    parameters = {"user": user_id, "token_hash": token_hash, **latest_parameters(limit, now)}
+    row = connection.execute(_company_query(tables, offset != 0), parameters).first()
     company = Company(row.id, row.name, row.shortname) if row else None
     config, values, courses = {}, {}, set()
     for kind, name, value in connection.execute(_settings_query(tables), {"company": company and company.id}):
@@ -76,10 +98,10 @@ def read_caller_view(connection, tables, user_id, token_hash):
         else:
             courses.add(int(value))
     if company is None:
-        return CallerView(None, plugin_settings_from_config(config), None, (), CompanyState(0), False)
+        return CallerView(None, plugin_settings_from_config(config), None, (), CompanyState(0), False, None)
     settings = CompanySettings(company.id, values)
     state = company_state_from_row(row) if row.companyid is not None else CompanyState(company.id)
     return CallerView(
         company, plugin_settings_from_config(config), settings, tuple(sorted(exposed_among(courses, settings))),
-        state, row.last_sync_status == "failed",
+        state, row.last_sync_status == "failed", _session(row, tables.local_alxbridge_read_session),
     )  # fmt: skip

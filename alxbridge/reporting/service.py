@@ -125,7 +125,7 @@ def _read_page(context, view, limit, offset, timezone, details):
         return Page(len(rows), None, _body(context, rows, fields, timezone))
 
     snapshot = _snapshot(context, view, fields)
-    session = session_for(connection, tables, snapshot, limit, offset, context.now)
+    session = session_for(connection, tables, snapshot, limit, offset, context.now, view.latest_session)
 
     def compute():
         with session_page(connection, tables, company.id, session, offset, limit) as rows:
@@ -164,7 +164,7 @@ def get_course_progress(context, params):
     reservation = None  # the id of the call's log row, written when the quota admits the call
     rejected = False  # by the quota: the first rejection of the day logs itself, later ones are not logged
     try:
-        view = read_caller_view(connection, tables, user["id"], token_hash(context.token))
+        view = read_caller_view(connection, tables, user["id"], token_hash(context.token), limit, offset, context.now)
         company, settings = view.company, view.plugin  # the company also for the log row of early errors
         if limit > settings.max_records:
             raise limit_too_large(settings.max_records)

@@ -79,45 +79,39 @@ def _from_row(row, replayed=False):
     )  # fmt: skip
 
 
-def _latest_of(sessions, *conditions):
-    """The token's latest session for the company (bound as ``token_hash``, ``companyid``) meeting ``conditions``."""
+def _latest_id(sessions, companyid, *conditions):
+    """Scalar subquery: the id of the latest session of the token bound as ``token_hash`` for ``companyid``."""
     return (
-        sa.select(sessions)
-        .where(
-            sessions.c.token_hash == sa.bindparam("token_hash"),
-            sessions.c.companyid == sa.bindparam("companyid"),
-            *conditions,
-        )
-        .order_by(sessions.c.id.desc())
-        .limit(1)
+        sa.select(sa.func.max(sessions.c.id))
+        .where(sessions.c.token_hash == sa.bindparam("token_hash"), sessions.c.companyid == companyid, *conditions)
+        .correlate_except(sessions)  # its own table stays inside even when the outer query joins sessions too
+        .scalar_subquery()
     )
 
 
-@prebuilt
-def _latest_query(tables):
-    return _latest_of(tables.local_alxbridge_read_session)
+def latest_session_id(sessions, companyid, continuing):
+    """The id of the session a page may belong to (see :func:`session_for`), as a scalar subquery.
+
+    For ``offset=0`` the token's latest session; for a later offset (``continuing``) its latest with the
+    page's limit (bound as ``page_limit``) used since ``used_since`` — bind :func:`latest_parameters`.
+    """
+    if not continuing:
+        return _latest_id(sessions, companyid)
+    return _latest_id(
+        sessions, companyid, sessions.c.page_limit == sa.bindparam("page_limit"),
+        sessions.c.timeused >= sa.bindparam("used_since"),
+    )  # fmt: skip
+
+
+def latest_parameters(limit, now):
+    return {"page_limit": limit, "used_since": now - IDLE_SECONDS}
 
 
 @prebuilt
 def _latest_completed_query(tables):
     sessions = tables.local_alxbridge_read_session
-    return _latest_of(sessions, sessions.c.status == "completed")
-
-
-@prebuilt
-def _latest_continuable_query(tables):
-    """Latest with the page's limit (bound as ``page_limit``) and used since ``used_since``."""
-    sessions = tables.local_alxbridge_read_session
-    return _latest_of(
-        sessions,
-        sessions.c.page_limit == sa.bindparam("page_limit"),
-        sessions.c.timeused >= sa.bindparam("used_since"),
-    )
-
-
-def _latest(connection, query, snapshot, **parameters):
-    parameters.update(token_hash=snapshot.token_hash, companyid=snapshot.companyid)
-    return connection.execute(query, parameters).first()
+    completed = _latest_id(sessions, sa.bindparam("companyid"), sessions.c.status == "completed")
+    return sa.select(sessions).where(sessions.c.id == completed)
 
 
 @prebuilt
@@ -149,7 +143,8 @@ def choose_window(connection, tables, snapshot, now):
     high = snapshot.committed_version
     if snapshot.sync_mode in (SYNC_MODE_FULL, SYNC_MODE_DISABLED):
         return FULL, 0, high
-    ack = _latest(connection, _latest_completed_query(tables), snapshot)
+    parameters = {"token_hash": snapshot.token_hash, "companyid": snapshot.companyid}
+    ack = connection.execute(_latest_completed_query(tables), parameters).first()
     if ack is None or ack.settings_digest != snapshot.settings_digest:
         return FULL, 0, high
     low = ack.high_version
@@ -190,19 +185,19 @@ def _replayable(row, snapshot, limit, now):
     return row.page_limit == limit and row.settings_digest == snapshot.settings_digest and since >= now - REUSE_SECONDS
 
 
-def session_for(connection, tables, snapshot, limit, offset, now):
-    """The session this page belongs to: replayed, continued, or newly opened."""
+def session_for(connection, tables, snapshot, limit, offset, now, latest):
+    """The session this page belongs to: replayed, continued, or newly opened.
+
+    ``latest`` is the session row :func:`latest_session_id` finds for this offset (``None``: there is none),
+    read by the caller with its other lookups.
+    """
     if offset == 0:
-        latest = _latest(connection, _latest_query(tables), snapshot)
         if latest is not None and _replayable(latest, snapshot, limit, now):
             return _from_row(latest, replayed=True)
         return _open(connection, tables, snapshot, limit, now)
     # Continue the latest session, also a completed one being replayed by a second evaluation.
-    current = _latest(
-        connection, _latest_continuable_query(tables), snapshot, page_limit=limit, used_since=now - IDLE_SECONDS
-    )
-    if current is not None:
-        return _from_row(current, replayed=current.status == "completed")
+    if latest is not None:
+        return _from_row(latest, replayed=latest.status == "completed")
     return _open(connection, tables, snapshot, limit, now)
 
 
