@@ -27,7 +27,7 @@ def require_declared_function(connection, tables, name):
 
 
 @prebuilt
-def _service_query(tables):
+def service_query(tables):
     """Moodle's access query: open services with the function, or restricted ones listing the user.
 
     ``su.validuntil < now`` is Moodle's own condition (an allowed-user row whose validity lies in the
@@ -55,19 +55,13 @@ def _service_query(tables):
     return sa.union(open_services, restricted_services)
 
 
-def _service_rows(connection, tables, caller, name, now):
-    parameters = {"name": name, "service": caller.service_id, "user": caller.user["id"], "now": now}
-    return connection.execute(_service_query(tables), parameters).mappings().all()
-
-
-def require_function_access(connection, tables, caller, name, client_ip, now):
+def require_function_access(connection, tables, caller, name, client_ip, rows):
     """Moodle's two checks in its order: ``name`` is a declared function (else ``invalidrecord``), and the
     caller's service grants it (else ``accessexception``).
 
-    The service rows carry whether the function is declared, so a granted call costs one query; the
-    separate lookup runs only when no service row came back.
+    ``rows`` are the :func:`service_query` rows for ``name`` (read with the caller's grants). They carry
+    whether the function is declared; the separate lookup runs only when no service row came back.
     """
-    rows = _service_rows(connection, tables, caller, name, now) if isinstance(name, str) and name else []
     if not rows or not rows[0]["declared"]:
         require_declared_function(connection, tables, name)
     default_role = None

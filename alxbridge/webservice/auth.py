@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from ..prebuilt import prebuilt
 from ..siteconfig import TIMEZONE_SETTINGS, site_admin_ids
-from .capabilities import has_capability
 from .exceptions import access_exception, invalid_token, missing_record, refused_user, site_maintenance
 from .subnet import address_in_subnet
 
@@ -94,7 +93,8 @@ def check_site_switches(config):
 def authenticate(connection, tables, row, client_ip, now, config):
     """Check the token ``row`` as Moodle does and return the :class:`Caller`; commits Moodle's two writes.
 
-    ``config`` and ``row`` come from :func:`read_site_and_token`.
+    ``config`` and ``row`` come from :func:`read_site_and_token`. Moodle's last check, the REST
+    capability, follows with the service lookup (:mod:`.grants`).
     """
     if row is None:
         raise invalid_token()
@@ -128,7 +128,4 @@ def authenticate(connection, tables, row, client_ip, now, config):
             raise refused_user(errorcode, reason, user["username"])
     if user["auth"] == "nologin":
         raise refused_user("wsaccessusernologin", "nologin authentication", user["username"])
-    caller = Caller(user, row["id"], row["externalserviceid"], context_id, is_admin, row["context_path"] or "")
-    if not has_capability(connection, tables, caller, "webservice/rest:use", config.get("defaultuserroleid")):
-        raise access_exception("You are not allowed to use the rest protocol (missing capability: webservice/rest:use)")
-    return caller
+    return Caller(user, row["id"], row["externalserviceid"], context_id, is_admin, row["context_path"] or "")

@@ -23,8 +23,9 @@ def _context_path(connection, tables, caller):
 
 
 @prebuilt
-def _definitions_query(tables):
-    """The capability's definitions on the context path for the roles the user holds there, or the default role."""
+def definitions_query(tables):
+    """The capability's definitions on the context path for the roles the user holds there, or the default role:
+    ``(roleid, contextid, permission)`` rows; bind :func:`definition_parameters`."""
     ra, rc = tables.role_assignments, tables.role_capabilities
     path = sa.bindparam("path", expanding=True)
     assigned = sa.select(ra.c.roleid).where(ra.c.userid == sa.bindparam("user"), ra.c.contextid.in_(path))
@@ -34,14 +35,23 @@ def _definitions_query(tables):
     )
 
 
+def definition_parameters(connection, tables, caller, capability, default_user_role_id):
+    """``(path, parameters)``: the caller's context path (ids, system first) and the query's parameters."""
+    path = _context_path(connection, tables, caller)
+    default_role = int(default_user_role_id) if str(default_user_role_id or "").isdigit() else None  # = NULL: none
+    return path, {"path": path, "user": caller.user["id"], "default_role": default_role, "capability": capability}
+
+
 def has_capability(connection, tables, caller, capability, default_user_role_id):
     """One query: the capability's definitions on the path, for the roles the user holds there (or the default)."""
     if caller.is_site_admin:
         return True
-    path = _context_path(connection, tables, caller)
-    default_role = int(default_user_role_id) if str(default_user_role_id or "").isdigit() else None  # = NULL: none
-    parameters = {"path": path, "user": caller.user["id"], "default_role": default_role, "capability": capability}
-    rows = connection.execute(_definitions_query(tables), parameters).all()
+    path, parameters = definition_parameters(connection, tables, caller, capability, default_user_role_id)
+    return resolves_to_allow(connection.execute(definitions_query(tables), parameters).all(), path)
+
+
+def resolves_to_allow(rows, path):
+    """Moodle's resolution of ``(roleid, contextid, permission)`` definitions along ``path``."""
     if any(permission <= PROHIBIT for _, _, permission in rows):
         return False
     depth = {context_id: index for index, context_id in enumerate(path)}

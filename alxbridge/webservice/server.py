@@ -9,6 +9,7 @@ from .auth import authenticate, check_site_switches, read_site_and_token
 from .descriptions import clean_returnvalue, validate_parameters
 from .exceptions import unknown_function
 from .functions import Rendered
+from .grants import read_grants, require_rest_capability
 from .registry import FUNCTIONS
 from .rendering import result_body
 
@@ -29,11 +30,13 @@ def execute(connection, tables, call, context):
     check_site_switches(config)
     try:
         caller = authenticate(connection, tables, token_row, context.client_ip, context.now, config)
+        grants = read_grants(connection, tables, caller, call.function, context.now, config.get("defaultuserroleid"))
+        require_rest_capability(caller, grants)
     except Exception as error:
         if getattr(error, "errorcode", None) is None:
             raise
         raise AuthenticationFailed(error) from None
-    require_function_access(connection, tables, caller, call.function, context.client_ip, context.now)
+    require_function_access(connection, tables, caller, call.function, context.client_ip, grants.services)
     function = FUNCTIONS.get(call.function)
     if function is None:  # declared in Moodle but not implemented here, and no upstream to pass it to
         raise unknown_function(call.function)
