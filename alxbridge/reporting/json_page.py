@@ -72,14 +72,15 @@ class _Spellings(dict):
 
 
 def encode_page(rows, fields, timezone, render):
-    """The JSON body of ``rows`` (tuples of ``pages.REPORTING_COLUMNS``) showing ``fields``.
+    """``(count, last id, JSON body)`` of ``rows`` (tuples of ``pages.REPORTING_COLUMNS``, read once) showing
+    ``fields``; the count and the last row's id come along because the rows may be a stream.
 
     ``render`` is the function's reference renderer (items → cleaned, encoded body); it writes the
     rows the direct path does not vouch for (a spelling of ``""`` marks a value cleaning might change).
     """
     template, pick = _template(tuple(fields))
     texts, emails, percentages = _Spellings(_spell_text), _Spellings(_spell_email), _Spellings(_spell_percentage)
-    items = []
+    items, row = [], None
     for row in rows:
         _, userid, courseid, firstname, lastname, email, coursename, completed, started, percentage, status = row
         completed, started = completed or 0, started or 0
@@ -98,4 +99,4 @@ def encode_page(rows, fields, timezone, render):
             items.append(template % (values if pick is None else pick(values)))
         else:
             items.append(render([api_item(row, fields, timezone)])[1:-1])  # the one item of a one-item list
-    return "[" + ",".join(items) + "]"
+    return len(items), row[0] if items else None, "[" + ",".join(items) + "]"

@@ -69,19 +69,6 @@ class Page:
     body: str
 
 
-class _Tally:
-    """Passes a page's rows on, counting them and keeping the last one's id (the rows are streamed, not held)."""
-
-    def __init__(self, rows):
-        self.rows, self.count, self.last_id = rows, 0, None
-
-    def __iter__(self):
-        for row in self.rows:
-            self.count += 1
-            self.last_id = row[0]
-            yield row
-
-
 def _cached_page(cache, key, ttl, compute):
     """``(page, hit)`` through the versioned cache; a TTL of 0 minutes disables caching.
 
@@ -107,11 +94,14 @@ def _page_key(context, company, session, limit, offset, timezone):
     return ":".join(map(str, parts))
 
 
-def _body(context, rows, fields, timezone):
-    """The response body of ``rows``; JSON, the format Power BI reads, is written directly (:mod:`.json_page`)."""
+def _page(context, rows, fields, timezone):
+    """The :class:`Page` of ``rows`` (read once); JSON, the format Power BI reads, is written directly
+    (:mod:`.json_page`)."""
     if context.response_format == "json":
-        return encode_page(rows, fields, timezone, context.render)
-    return context.render([api_item(row, fields, timezone) for row in rows])
+        return Page(*encode_page(rows, fields, timezone, context.render))
+    rows = list(rows)
+    body = context.render([api_item(row, fields, timezone) for row in rows])
+    return Page(len(rows), rows[-1][0] if rows else None, body)
 
 
 def _read_page(context, view, limit, offset, timezone, details):
@@ -122,16 +112,14 @@ def _read_page(context, view, limit, offset, timezone, details):
     if view.state.committed_version == 0:  # never synced: serve live, statelessly
         rows = live_page(connection, tables, company.id, view.courses, offset, limit, context.now)
         details.update(mode="live", cache_hit=False)
-        return Page(len(rows), None, _body(context, rows, fields, timezone))
+        return _page(context, rows, fields, timezone)
 
     snapshot = _snapshot(context, view, fields)
     session = session_for(connection, tables, snapshot, limit, offset, context.now, view.latest_session)
 
     def compute():
         with session_page(connection, tables, company.id, session, offset, limit) as rows:
-            tally = _Tally(rows)
-            body = _body(context, tally, session.fields, timezone)
-        return Page(tally.count, tally.last_id, body)
+            return _page(context, rows, session.fields, timezone)
 
     key = _page_key(context, company, session, limit, offset, timezone)
     page, hit = _cached_page(context.cache, key, view.settings.cache_ttl_minutes * 60, compute)
