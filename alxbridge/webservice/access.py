@@ -2,7 +2,6 @@
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
 from ..siteconfig import core_config
 from .capabilities import has_capability
 from .exceptions import function_not_allowed, invalid_parameter, unknown_function
@@ -26,9 +25,10 @@ def require_declared_function(connection, tables, name):
         raise unknown_function(name if isinstance(name, str) else "Array")
 
 
-@prebuilt
-def service_query(tables):
-    """Moodle's access query: open services with the function, or restricted ones listing the user.
+def service_selects(tables, shape):
+    """Moodle's access query as its two SELECTs: open services with the function, or restricted ones listing the
+    user. ``shape(id, requiredcapability, iprestriction, declared)`` gives each SELECT's columns; bind ``name``,
+    ``service``, ``user`` and ``now``. The two never share a row (``restrictedusers`` is 0 in one, 1 in the other).
 
     ``su.validuntil < now`` is Moodle's own condition (an allowed-user row whose validity lies in the
     future does not grant access); it is kept so that access decisions match Moodle's.
@@ -36,14 +36,14 @@ def service_query(tables):
     s, sf, su = tables.external_services, tables.external_services_functions, tables.external_services_users
     functions = tables.external_functions
     name, service, now = sa.bindparam("name"), sa.bindparam("service"), sa.bindparam("now")
-    declared = sa.exists().where(functions.c.name == name).label("declared")
+    declared = sa.exists().where(functions.c.name == name)
     open_services = (
-        sa.select(s.c.id, s.c.requiredcapability, sa.null().label("iprestriction"), declared)
+        sa.select(*shape(s.c.id, s.c.requiredcapability, sa.null(), declared))
         .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 0, sf.c.functionname == name))
         .where(s.c.enabled == 1, s.c.id == service)
     )
     restricted_services = (
-        sa.select(s.c.id, s.c.requiredcapability, su.c.iprestriction, declared)
+        sa.select(*shape(s.c.id, s.c.requiredcapability, su.c.iprestriction, declared))
         .join(sf, sa.and_(sf.c.externalserviceid == s.c.id, s.c.restrictedusers == 1, sf.c.functionname == name))
         .join(su, sa.and_(su.c.externalserviceid == s.c.id, su.c.userid == sa.bindparam("user")))
         .where(
@@ -52,14 +52,14 @@ def service_query(tables):
             s.c.id == service,
         )
     )
-    return sa.union(open_services, restricted_services)
+    return open_services, restricted_services
 
 
 def require_function_access(connection, tables, caller, name, client_ip, rows):
     """Moodle's two checks in its order: ``name`` is a declared function (else ``invalidrecord``), and the
     caller's service grants it (else ``accessexception``).
 
-    ``rows`` are the :func:`service_query` rows for ``name`` (read with the caller's grants). They carry
+    ``rows`` are the :func:`service_selects` rows for ``name`` (read with the caller's grants). They carry
     whether the function is declared; the separate lookup runs only when no service row came back.
     """
     if not rows or not rows[0]["declared"]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..prebuilt import prebuilt
-from .access import service_query
+from .access import service_selects
 from .capabilities import definition_parameters, definitions_query, resolves_to_allow
 from .exceptions import access_exception
 
@@ -27,20 +27,24 @@ class Grants:
 
 @prebuilt
 def _grants_query(tables):
-    definitions = definitions_query(tables).subquery("definitions")
-    services = service_query(tables).subquery("services")
+    """``(kind, a, b, c, d)`` rows: ``role`` definitions, then ``service`` rows, flat (no derived tables)."""
     text = sa.String()  # one type (and collation) per UNION column: every value travels as CAST(… AS CHAR)
-    return sa.union_all(
-        sa.select(
-            sa.literal("role").label("kind"), sa.cast(definitions.c.roleid, text).label("a"),
-            sa.cast(definitions.c.contextid, text).label("b"), sa.cast(definitions.c.permission, text).label("c"),
-            sa.null().label("d"),
-        ),
-        sa.select(
-            sa.literal("service"), sa.cast(services.c.id, text), sa.cast(services.c.requiredcapability, text),
-            sa.cast(services.c.iprestriction, text), services.c.declared,
-        ),
+    rc = tables.role_capabilities
+    definitions = definitions_query(tables).with_only_columns(
+        sa.literal("role").label("kind"), sa.cast(rc.c.roleid, text).label("a"),
+        sa.cast(rc.c.contextid, text).label("b"), sa.cast(rc.c.permission, text).label("c"), sa.null().label("d"),
     )  # fmt: skip
+
+    def service_columns(service_id, capability, iprestriction, declared):
+        return (
+            sa.literal("service"),
+            sa.cast(service_id, text),
+            sa.cast(capability, text),
+            sa.cast(iprestriction, text),
+            declared,
+        )
+
+    return sa.union_all(definitions, *service_selects(tables, service_columns))
 
 
 def read_grants(connection, tables, caller, function_name, now, default_user_role_id):
