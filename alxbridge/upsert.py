@@ -27,18 +27,14 @@ def upsert(connection, table, key, values, on_update=None):
     connection.execute(statement)
 
 
-def upsert_statement(dialect_name, table, key_columns, updated_columns, extra_updates):
-    """An upsert that takes every value from the execution's parameters, for statements built once.
+def upsert_statement(dialect_name, table, key_columns, on_update):
+    """An upsert without values: give them with ``.values(rows)`` or as the execution's parameters.
 
-    On a duplicate ``key_columns``, ``updated_columns`` take the new row's values and ``extra_updates``
-    (column → expression over the existing row) apply.
+    On a duplicate ``key_columns`` the row gets ``on_update(new)``: ``{column: value or expression}``,
+    where ``new.<column>`` is the proposed row's value and ``table.c.<column>`` the existing one.
     """
     if dialect_name in ("mysql", "mariadb"):
         statement = mysql.insert(table)
-        new = statement.inserted
-        return statement.on_duplicate_key_update({**{name: new[name] for name in updated_columns}, **extra_updates})
+        return statement.on_duplicate_key_update(on_update(statement.inserted))
     statement = sqlite.insert(table)
-    new = statement.excluded
-    return statement.on_conflict_do_update(
-        index_elements=list(key_columns), set_={**{name: new[name] for name in updated_columns}, **extra_updates}
-    )
+    return statement.on_conflict_do_update(index_elements=list(key_columns), set_=on_update(statement.excluded))

@@ -6,6 +6,7 @@ then the plugin's settings, the company's settings and its visible courses come 
 changes no result; it saves the round trips and statement overhead of four queries per call.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -18,10 +19,7 @@ from ..sync.state import CompanyState, company_state_from_row
 from .company import Company, first_membership
 from .sessions import latest_parameters, latest_session_id
 
-STATE_COLUMNS = (
-    "companyid", "committed_version", "tombstone_horizon", "source_watermark", "last_full", "members_digest",
-    "exposed_courses", "needs_full", "failures", "last_error",
-)  # fmt: skip
+STATE_COLUMNS = tuple(field.name for field in dataclasses.fields(CompanyState))  # read by company_state_from_row
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..alerts.dispatch import store_alert
 from ..alerts.rules import Condition
-from ..plugin_settings import FIELD_NAMES, read_plugin_settings
+from ..plugin_settings import FIELD_NAMES
 from ..siteconfig import site_timezone
 from ..sync.status import record_sync_status
 from ..webservice.exceptions import MoodleError
@@ -38,7 +38,7 @@ from .quota import admit_call
 from .sessions import SYNC_MODE_DISABLED, Snapshot, record_page, session_for, token_hash
 
 
-def _alert_first_rejection(context, company, count, limit):
+def _alert_first_rejection(context, company, settings, count, limit):
     user = context.caller.user
     name = f"{user['firstname']} {user['lastname']}".strip() or user["username"]
     condition = Condition(
@@ -46,7 +46,6 @@ def _alert_first_rejection(context, company, count, limit):
         f"User {name} from {company.name if company else 'no company'} exceeded rate limit ({count}/{limit} requests)",
         {"user_id": user["id"], "requests_today": count, "daily_limit": limit},
     )  # fmt: skip
-    settings = read_plugin_settings(context.connection, context.tables)
     store_alert(context.connection, context.tables, settings, condition, context.now, context.client_ip or "")
     context.connection.commit()
 
@@ -171,7 +170,7 @@ def get_course_progress(context, params):
             daily_limit=(company_settings and company_settings.rate_limit) or settings.rate_limit, now=context.now,
             timezone=timezone, reservation=reserved_row(**row, details=details),
             rejection=rejection_row(**{**row, "company_shortname": company.shortname if company else ""}),
-            on_first_rejection=lambda count, daily: _alert_first_rejection(context, company, count, daily),
+            on_first_rejection=lambda count, daily: _alert_first_rejection(context, company, settings, count, daily),
         )  # fmt: skip
         if context.method == "GET" and not settings.allow_get_method:
             raise get_method_disabled()

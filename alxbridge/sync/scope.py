@@ -35,13 +35,10 @@ def exposed_among(company_courses, settings):
     return frozenset(company_courses if enabled is None else company_courses & enabled)
 
 
-def exposed_course_ids(connection, tables, companyid, settings=None):
-    """The course ids whose progress the company exposes (an empty set when none).
-
-    ``settings``: the company's :class:`~alxbridge.plugin_settings.CompanySettings`, when the caller has them.
-    """
+def exposed_course_ids(connection, tables, companyid):
+    """The course ids whose progress the company exposes (an empty set when none)."""
     courses = visible_company_courses(connection, tables, companyid).get(companyid, set())
-    return exposed_among(courses, settings or read_company_settings(connection, tables, companyid))
+    return exposed_among(courses, read_company_settings(connection, tables, companyid))
 
 
 def exposed_courses_of_all_companies(connection, tables, companyids):

@@ -23,25 +23,32 @@ def cron_token_hash(companyid):
     return hashlib.sha256(f"cron_task_{companyid}".encode()).hexdigest()
 
 
+STATUS_KEY = ("companyid", "token_hash")
 LATEST_COLUMNS = ("last_sync_timestamp", "last_sync_records", "last_sync_status", "last_sync_error", "updated_at")
+
+
+def _status_row(companyid, token_hash, records, status, error, now):
+    """A new ``local_alx_api_sync_status`` row (an existing one takes its :func:`_on_update`)."""
+    return {
+        "companyid": companyid, "token_hash": token_hash, "last_sync_timestamp": now, "last_sync_records": records,
+        "last_sync_status": status, "last_sync_error": error[:SYNC_STATUS_ERROR_LIMIT] if error else None,
+        "updated_at": now, "sync_mode": "auto", "sync_window_hours": 24, "total_syncs": 1, "created_at": now,
+    }  # fmt: skip
+
+
+def _on_update(table):
+    return lambda new: {**{name: new[name] for name in LATEST_COLUMNS}, "total_syncs": table.c.total_syncs + 1}
 
 
 @prebuilt
 def _status_upsert(tables, dialect_name):
     table = tables.local_alx_api_sync_status
-    return upsert_statement(
-        dialect_name, table, ("companyid", "token_hash"), LATEST_COLUMNS, {"total_syncs": table.c.total_syncs + 1}
-    )
+    return upsert_statement(dialect_name, table, STATUS_KEY, _on_update(table))
 
 
 def record_sync_status(connection, tables, companyid, token_hash, records, status, error, now):
     """The plugin's ``update_sync_status``, as one atomic upsert (B35)."""
-    error = error[:SYNC_STATUS_ERROR_LIMIT] if error else None
-    row = {
-        "companyid": companyid, "token_hash": token_hash, "last_sync_timestamp": now, "last_sync_records": records,
-        "last_sync_status": status, "last_sync_error": error, "updated_at": now, "sync_mode": "auto",
-        "sync_window_hours": 24, "total_syncs": 1, "created_at": now,
-    }  # fmt: skip
+    row = _status_row(companyid, token_hash, records, status, error, now)
     connection.execute(_status_upsert(tables, connection.dialect.name), row)
 
 
@@ -55,28 +62,11 @@ def record_cron_successes(connection, tables, records, now):
     """:func:`record_cron_sync` of many successful companies in one statement; ``records`` maps company to count."""
     table = tables.local_alx_api_sync_status
     rows = [
-        {
-            "companyid": companyid,
-            "token_hash": cron_token_hash(companyid),
-            "last_sync_timestamp": now,
-            "last_sync_records": count,
-            "last_sync_status": "success",
-            "last_sync_error": None,
-            "updated_at": now,
-            "sync_mode": "auto",
-            "sync_window_hours": 24,
-            "total_syncs": 1,
-            "created_at": now,
-        }
+        _status_row(companyid, cron_token_hash(companyid), count, "success", None, now)
         for companyid, count in sorted(records.items())
     ]
-    latest = ("last_sync_timestamp", "last_sync_records", "last_sync_status", "last_sync_error", "updated_at")
-
-    def on_update(new):
-        return {**{name: new[name] for name in latest}, "total_syncs": table.c.total_syncs + 1}
-
     if rows:
-        upsert_rows(connection, table, ["companyid", "token_hash"], rows, on_update)
+        upsert_rows(connection, table, STATUS_KEY, rows, _on_update(table))
 
 
 def clear_company_cache(connection, tables, companyids):

@@ -5,7 +5,7 @@ The same atomic ``INSERT … ON DUPLICATE KEY UPDATE`` / ``ON CONFLICT DO UPDATE
 proposed row.
 """
 
-from sqlalchemy.dialects import mysql, sqlite
+from ..upsert import upsert_statement
 
 ROWS_PER_STATEMENT = 500  # bounded statements: SQLite allows 32766 bound values
 
@@ -18,10 +18,4 @@ def upsert_rows(connection, table, key, rows, on_update):
     """
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start : start + ROWS_PER_STATEMENT]
-        if connection.dialect.name in ("mysql", "mariadb"):
-            statement = mysql.insert(table).values(chunk)
-            statement = statement.on_duplicate_key_update(on_update(statement.inserted))
-        else:
-            statement = sqlite.insert(table).values(chunk)
-            statement = statement.on_conflict_do_update(index_elements=list(key), set_=on_update(statement.excluded))
-        connection.execute(statement)
+        connection.execute(upsert_statement(connection.dialect.name, table, key, on_update).values(chunk))

@@ -2,7 +2,6 @@
 
 import sqlalchemy as sa
 
-from ..siteconfig import core_config
 from .capabilities import has_capability
 from .exceptions import function_not_allowed, invalid_parameter, unknown_function
 from .subnet import address_in_subnet
@@ -55,22 +54,20 @@ def service_selects(tables, shape):
     return open_services, restricted_services
 
 
-def require_function_access(connection, tables, caller, name, client_ip, rows):
+def require_function_access(connection, tables, caller, name, client_ip, rows, default_user_role_id):
     """Moodle's two checks in its order: ``name`` is a declared function (else ``invalidrecord``), and the
     caller's service grants it (else ``accessexception``).
 
     ``rows`` are the :func:`service_selects` rows for ``name`` (read with the caller's grants). They carry
     whether the function is declared; the separate lookup runs only when no service row came back.
+    ``default_user_role_id``: Moodle's ``defaultuserroleid``, read with the site switches.
     """
     if not rows or not rows[0]["declared"]:
         require_declared_function(connection, tables, name)
-    default_role = None
     for row in rows:
-        if row["requiredcapability"]:
-            if default_role is None:
-                default_role = core_config(connection, tables, "defaultuserroleid").get("defaultuserroleid", "")
-            if not has_capability(connection, tables, caller, row["requiredcapability"], default_role):
-                continue
+        capability = row["requiredcapability"]
+        if capability and not has_capability(connection, tables, caller, capability, default_user_role_id):
+            continue
         if row["iprestriction"] and not address_in_subnet(client_ip, row["iprestriction"]):
             continue
         return

@@ -31,7 +31,7 @@ class Caller:
     service_id: int
     context_id: int
     is_site_admin: bool
-    context_path: str | None = None  # the context's ``path``, read with the token (``None``: look it up)
+    context_path: str  # the context's ``path`` (``/1/…``), read with the token
 
 
 def _require_record(table, found, record_id, errorcode, message):

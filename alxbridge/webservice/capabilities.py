@@ -13,12 +13,8 @@ SYSTEM_CONTEXT_ID = 1
 ALLOW, PROHIBIT = 1, -1000
 
 
-def _context_path(connection, tables, caller):
-    path = caller.context_path
-    if path is None:
-        context = tables.context
-        path = connection.execute(sa.select(context.c.path).where(context.c.id == caller.context_id)).scalar()
-    ids = [int(part) for part in (path or "").split("/") if part.isdigit()]
+def _context_path(caller):
+    ids = [int(part) for part in caller.context_path.split("/") if part.isdigit()]
     return ids or [SYSTEM_CONTEXT_ID, caller.context_id]
 
 
@@ -35,9 +31,9 @@ def definitions_query(tables):
     )
 
 
-def definition_parameters(connection, tables, caller, capability, default_user_role_id):
+def definition_parameters(caller, capability, default_user_role_id):
     """``(path, parameters)``: the caller's context path (ids, system first) and the query's parameters."""
-    path = _context_path(connection, tables, caller)
+    path = _context_path(caller)
     default_role = int(default_user_role_id) if str(default_user_role_id or "").isdigit() else None  # = NULL: none
     return path, {"path": path, "user": caller.user["id"], "default_role": default_role, "capability": capability}
 
@@ -46,7 +42,7 @@ def has_capability(connection, tables, caller, capability, default_user_role_id)
     """One query: the capability's definitions on the path, for the roles the user holds there (or the default)."""
     if caller.is_site_admin:
         return True
-    path, parameters = definition_parameters(connection, tables, caller, capability, default_user_role_id)
+    path, parameters = definition_parameters(caller, capability, default_user_role_id)
     return resolves_to_allow(connection.execute(definitions_query(tables), parameters).all(), path)
 
 

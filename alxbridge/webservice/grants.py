@@ -49,7 +49,7 @@ def _grants_query(tables):
 
 def read_grants(connection, tables, caller, function_name, now, default_user_role_id):
     """The :class:`Grants` of ``caller`` for ``function_name`` (any value a request may carry)."""
-    path, parameters = definition_parameters(connection, tables, caller, REST_CAPABILITY, default_user_role_id)
+    path, parameters = definition_parameters(caller, REST_CAPABILITY, default_user_role_id)
     name = function_name if isinstance(function_name, str) and function_name else None  # None: no service row
     parameters.update(name=name, service=caller.service_id, now=now)
     definitions, services = [], []

@@ -36,7 +36,9 @@ def execute(connection, tables, call, context):
         if getattr(error, "errorcode", None) is None:
             raise
         raise AuthenticationFailed(error) from None
-    require_function_access(connection, tables, caller, call.function, context.client_ip, grants.services)
+    require_function_access(
+        connection, tables, caller, call.function, context.client_ip, grants.services, config.get("defaultuserroleid")
+    )
     function = FUNCTIONS.get(call.function)
     if function is None:  # declared in Moodle but not implemented here, and no upstream to pass it to
         raise unknown_function(call.function)
