@@ -185,10 +185,9 @@ class _Handoff:
 class _Recorder:
     """Writes the progress row: at the start, at most every PROGRESS_INTERVAL while companies sync, at the end."""
 
-    def __init__(self, database, job, clock):
+    def __init__(self, database, job):
         self.database = database
         self.job = job
-        self.clock = clock
         self.written = 0.0
 
     def write(self, force=True):
@@ -217,25 +216,25 @@ class _Recorder:
 
     def finish(self, status, error=None):
         job = self.job
-        job.status, job.error, job.timefinished = status, error, int(self.clock())
+        job.status, job.error, job.timefinished = status, error, self.database.now()
         if job.total is None:
             job.total = job.done
         self.write()
 
 
-def _body(database, spec, job, lock, handoff, clock):
+def _body(database, spec, job, lock, handoff):
     """The job under the lock: announce it, prepare, run the syncs; ``run_job``'s ``(status, message, result)``."""
-    recorder = _Recorder(database, job, clock)
-    job.timestarted = int(clock())
+    recorder = _Recorder(database, job)
+    job.timestarted = database.now()
     recorder.write()
     handoff.begin()
     try:
         if spec.prepare is not None:
             with database.begin() as connection:
-                spec.prepare(connection, database.tables, int(clock()))
+                spec.prepare(connection, database.tables, database.now())
         for companyid in spec.targets:
             result = run_sync(database, full=spec.full, companyid=companyid, origin=ORIGIN, lock=lock,
-                              on_company=recorder.company_done, clock=clock)  # fmt: skip
+                              on_company=recorder.company_done)  # fmt: skip
             job.runs.append(result.runid)
     except Exception as error:
         recorder.finish("failed", error_text(error))
@@ -244,7 +243,7 @@ def _body(database, spec, job, lock, handoff, clock):
     return job.status, job.summary(), job
 
 
-def start_sync_job(database, spec, clock=time.time, wait=START_WAIT):
+def start_sync_job(database, spec, wait=START_WAIT):
     """Start ``spec`` in a daemon thread; return once it holds the sync lock (or cannot start).
 
     Returns a :class:`Start`: its ``token`` names the job for :func:`read_job`; ``refused`` tells the
@@ -252,13 +251,13 @@ def start_sync_job(database, spec, clock=time.time, wait=START_WAIT):
     """
     token = secrets.token_hex(8)
     companyids = None if spec.companyids is None else list(spec.companyids)
-    job = Job(token, spec.kind, spec.title, spec.full, companyids, "running", int(clock()),
+    job = Job(token, spec.kind, spec.title, spec.full, companyids, "running", database.now(),
               total=None if companyids is None else len(companyids))  # fmt: skip
     handoff = _Handoff()
 
     def run():
         try:
-            outcome = run_job(database, SYNC_JOB, lambda lock: _body(database, spec, job, lock, handoff, clock))
+            outcome = run_job(database, SYNC_JOB, lambda lock: _body(database, spec, job, lock, handoff))
         except Exception as error:  # a daemon thread has nobody to raise to: log it
             log.exception("admin sync job %s failed", token)
             handoff.refuse(f"The sync could not start: {error_text(error)}.")

@@ -72,7 +72,7 @@ def create_token_command(username, service_shortname, valid_until, ip_restrictio
         database.require_moodle_site(connection)
         token = create_token(
             connection, database.tables, username, service_shortname=service_shortname,
-            valid_until=valid_until, ip_restriction=ip_restriction,
+            valid_until=valid_until, ip_restriction=ip_restriction, now=database.now(),
         )  # fmt: skip
     click.echo(token)
 

@@ -3,9 +3,14 @@
 The engine is created on first use, not at import, so ``flask --app wsgi …`` with a bad
 ``ALX_DATABASE_URL`` reports a one-line error from the command instead of failing to import.
 This module has no Flask dependency: sync jobs and the CLI use it directly.
+
+The database also carries the bridge's one clock: every "now" that is compared with the timestamps
+in Moodle's tables (token validity, enrolment windows, the quota's day, versions, ages) is read from
+:meth:`Database.now`, so requests, jobs and commands agree, and a test can inject its own time.
 """
 
 import contextlib
+import time
 from functools import cached_property
 
 import sqlalchemy as sa
@@ -37,12 +42,21 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 
 class Database:
-    """Engine and prefixed tables of the Moodle database the bridge serves."""
+    """Engine and prefixed tables of the Moodle database the bridge serves, and the clock read with them.
 
-    def __init__(self, url, prefix="mdl_", engine_options=None):
+    ``clock`` returns Unix seconds (``time.time`` in production). It is never the database server's own
+    ``NOW()``: a decision never mixes the server's clock with Python's.
+    """
+
+    def __init__(self, url, prefix="mdl_", engine_options=None, clock=time.time):
         self.url = str(url)
         self.prefix = prefix
         self._engine_options = engine_options or {}
+        self.clock = clock
+
+    def now(self):
+        """The current time in whole Unix seconds, as Moodle stamps its rows."""
+        return int(self.clock())
 
     @cached_property
     def engine(self):

@@ -1,5 +1,7 @@
 """Extension instances, created without an app and bound in :func:`alxbridge.create_app`."""
 
+import time
+
 from flask import current_app
 from flask_caching import Cache
 from flask_limiter import Limiter
@@ -21,7 +23,10 @@ def cache_config(url):
 
 
 def init_database(app):
-    app.extensions["alx_database"] = Database(app.config["ALX_DATABASE_URL"], app.config["ALX_DB_PREFIX"])
+    """The app's database; ``app.config["CLOCK"]`` (a callable, tests only) replaces the wall clock."""
+    app.extensions["alx_database"] = Database(
+        app.config["ALX_DATABASE_URL"], app.config["ALX_DB_PREFIX"], clock=app.config.get("CLOCK", time.time)
+    )
 
 
 def get_database():

@@ -48,8 +48,8 @@ def _reason(error):
 
 @bp.route("/healthz")
 def healthz():
-    now = int(time.time())
     database = get_database()
+    now = database.now()
     report = {"scheduler": _scheduler_state(current_app)}
     started = time.perf_counter()
     try:

@@ -7,7 +7,6 @@ since each worker's scheduler fires its own copy. Each job's last run is kept in
 """
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +56,7 @@ def _last_slot(database, job):
         return connection.execute(sa.select(table.c.last_slot).where(table.c.name == job)).scalar() or 0
 
 
-def run_job(database, job, body, slot=None, clock=time.time):
+def run_job(database, job, body, slot=None):
     """Run ``body(lock)`` under ``job``'s lock and record it; ``body`` returns ``(status, message, result)``.
 
     Returns a :class:`JobOutcome`; ``ran`` is false when the lock was busy or ``slot`` already ran.
@@ -68,18 +67,18 @@ def run_job(database, job, body, slot=None, clock=time.time):
             return JobOutcome(False, "another process holds the lock")
         if slot is not None and _last_slot(database, job) >= slot:
             return JobOutcome(False, "this slot already ran")
-        started = int(clock())
+        started = database.now()
         _record(database, job, last_status="running", last_message=None, timestarted=started, timefinished=0)
         try:
             status, message, result = body(lock)
         except Exception as error:
             try:
                 _record(database, job, last_status="failed", last_message=str(error)[:MESSAGE_LIMIT],
-                        timefinished=int(clock()))  # fmt: skip
+                        timefinished=database.now())  # fmt: skip
             except (BridgeError, sa.exc.DBAPIError):
                 log.warning("job %s: could not record its failure (the database is unavailable)", job)
             raise
-        finished = {"last_status": status, "last_message": message[:MESSAGE_LIMIT], "timefinished": int(clock())}
+        finished = {"last_status": status, "last_message": message[:MESSAGE_LIMIT], "timefinished": database.now()}
         if slot is not None:
             finished["last_slot"] = slot
         _record(database, job, **finished)

@@ -19,7 +19,6 @@ import os
 import secrets
 import socket
 import threading
-import time
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -87,11 +86,10 @@ class NamedLock:
 class RowLock:
     """A claimed, expiring row in ``local_alxbridge_job``."""
 
-    def __init__(self, database, job, ttl=ROW_LOCK_TTL, clock=time.time):
+    def __init__(self, database, job, ttl=ROW_LOCK_TTL):
         self.database = database
         self.job = job
         self.ttl = ttl
-        self.clock = clock
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(8)}"
         self.table = database.tables.local_alxbridge_job
 
@@ -99,7 +97,7 @@ class RowLock:
         return sa.and_(self.table.c.name == self.job, self.table.c.lock_owner == self.owner)
 
     def acquire(self):
-        now = int(self.clock())
+        now = self.database.now()
         table = self.table
         with self.database.begin() as connection:
             upsert(connection, table, {"name": self.job}, {}, on_update={})
@@ -117,7 +115,7 @@ class RowLock:
     def keep_alive(self):
         with self.database.begin() as connection:
             extended = connection.execute(
-                sa.update(self.table).where(self._mine()).values(lock_expires=int(self.clock()) + self.ttl)
+                sa.update(self.table).where(self._mine()).values(lock_expires=self.database.now() + self.ttl)
             ).rowcount
         if extended != 1:
             raise LockLost(f"the lock row of job {self.job!r} expired and was taken over; the run stopped")

@@ -5,7 +5,6 @@ right thing, and both run under the sync job's lock: a run in progress would oth
 that state with what it planned before the change.
 """
 
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -58,13 +57,13 @@ def clear_reporting_data(connection, tables, companyid, now):
     return Cleared(companyid, *counts)
 
 
-def clear_under_lock(database, companyid, clock=time.time):
+def clear_under_lock(database, companyid):
     """:func:`clear_reporting_data` in one transaction under the sync lock; ``None`` when a sync holds it."""
     with job_lock(database, SYNC_JOB) as lock:
         if lock is None:
             return None
         with database.begin() as connection:
-            return clear_reporting_data(connection, database.tables, companyid, int(clock()))
+            return clear_reporting_data(connection, database.tables, companyid, database.now())
 
 
 def request_membership_recheck(connection, tables, companyid, now):

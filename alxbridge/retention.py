@@ -15,7 +15,6 @@ Each batch deletes at most :data:`BATCH` rows by primary key, so the database ne
 locks on tables that Moodle and the web service keep using.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,7 +103,7 @@ def _purge(database, purge):
             return deleted
 
 
-def run_retention(database, *, clock=time.time, on_purge=None):
+def run_retention(database, *, on_purge=None):
     """Apply every purge; return ``{purge name: rows deleted}``.
 
     ``on_purge(name, deleted, done, total)`` reports progress after each purge.
@@ -112,7 +111,7 @@ def run_retention(database, *, clock=time.time, on_purge=None):
     with database.connect() as connection:
         settings = read_plugin_settings(connection, database.tables)
     counts = {}
-    todo = purges(database.tables, settings, int(clock()))
+    todo = purges(database.tables, settings, database.now())
     for done, purge in enumerate(todo, 1):
         counts[purge.name] = _purge(database, purge)
         if on_purge is not None:

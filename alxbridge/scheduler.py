@@ -23,7 +23,6 @@ import atexit
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -77,11 +76,12 @@ JOBS = (
 )
 
 
-def run_scheduled(app, job, clock=time.time):
+def run_scheduled(app, job):
     """One scheduled start of ``job``: run it unless another process holds it or already ran the slot."""
-    slot = int(clock()) // job.period * job.period
+    database = app.extensions["alx_database"]
+    slot = database.now() // job.period * job.period
     try:
-        outcome = run_job(app.extensions["alx_database"], job.name, lambda lock: job.body(app, lock), slot=slot)
+        outcome = run_job(database, job.name, lambda lock: job.body(app, lock), slot=slot)
     except Exception:
         log.exception("scheduled job %s failed", job.name)
         return

@@ -4,10 +4,10 @@ Values set in Moodle's ``config.php`` override the database and are invisible he
 own ``ALX_*`` settings cover the ones that matter (debug level, timezone).
 """
 
-from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+import tzlocal
 
 
 def core_config(connection, tables, *names):
@@ -23,6 +23,11 @@ def site_admin_ids(value):
 
 
 TIMEZONE_SETTINGS = ("forcetimezone", "timezone")
+
+
+def server_timezone():
+    """This server's zone with its DST rules (``TZ`` or ``/etc/localtime``), as PHP's default zone would be."""
+    return tzlocal.get_localzone()
 
 
 def site_timezone(connection, tables, override=None, config=None):
@@ -43,4 +48,4 @@ def site_timezone(connection, tables, override=None, config=None):
                 return ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
                 continue
-    return datetime.now().astimezone().tzinfo
+    return server_timezone()

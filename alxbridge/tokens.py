@@ -5,7 +5,6 @@ characters like Moodle's, bound to the user, the service and the system context.
 """
 
 import secrets
-import time
 
 import sqlalchemy as sa
 
@@ -38,7 +37,7 @@ def report_service(connection, tables, shortname=None):
 
 
 def create_token(connection, tables, username, *, service_shortname=None, valid_until=0, ip_restriction=None,
-                 now=None):  # fmt: skip
+                 now):  # fmt: skip
     """Insert a permanent token for ``username`` and return it (the caller commits)."""
     user = tables.user
     owner = connection.execute(
@@ -53,7 +52,6 @@ def create_token(connection, tables, username, *, service_shortname=None, valid_
         raise TokenError(f"service {service.shortname!r} is disabled; enable it in Moodle first")
     admins = site_admin_ids(core_config(connection, tables, "siteadmins").get("siteadmins"))
     token = secrets.token_hex(16)
-    now = int(time.time()) if now is None else now
     connection.execute(
         tables.external_tokens.insert().values(
             token=token, tokentype=PERMANENT_TOKEN, userid=owner.id, externalserviceid=service.id,

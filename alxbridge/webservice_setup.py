@@ -15,7 +15,6 @@ Moodle keeps ``config`` and the service definitions in its caches: Moodle's own 
 writes after a cache purge; the bridge reads the database and sees them at once.
 """
 
-import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -132,9 +131,8 @@ def _service_detail(service):
     return f"{service.shortname}{legacy}, ID {service.id}, open to {access}"
 
 
-def diagnose(connection, tables, now=None):
+def diagnose(connection, tables, now):
     """Every check, in the order the REST server meets them."""
-    now = int(time.time()) if now is None else now
     config = core_config(connection, tables, "enablewebservices", "webserviceprotocols")
     webservices = config.get("enablewebservices") not in (None, "", "0")
     protocols = config.get("webserviceprotocols") or ""
@@ -184,14 +182,13 @@ def _set_config(connection, tables, name, value):
     upsert(connection, tables.config, {"name": name}, {"value": value})
 
 
-def apply_fixes(connection, tables, selected, now=None):
+def apply_fixes(connection, tables, selected, now):
     """Apply the fixes in ``selected`` (keys of :data:`FIXES`) that are still needed.
 
     Returns ``(done, already)``: the fixes applied, and the ticked ones that were no longer needed.
     The caller runs this in one transaction. Raises :class:`FixError`, before writing anything, when
     a key is unknown or the fixes ticked cannot work together.
     """
-    now = int(time.time()) if now is None else now
     selected = set(selected)
     if not selected:
         raise FixError("Tick at least one fix to apply.")
@@ -298,9 +295,8 @@ def _token_findings(connection, tables, row, timezone, now):
     yield None, f"last used {plugin_date(row.lastaccess, timezone)}" if row.lastaccess else "never used"
 
 
-def check_token(connection, tables, token, timezone, now=None):
+def check_token(connection, tables, token, timezone, now):
     """What stands between ``token`` and a successful call; the token itself appears only masked."""
-    now = int(time.time()) if now is None else now
     token = (token or "").strip()
     tokens = tables.external_tokens
     row = connection.execute(

@@ -2,22 +2,20 @@
 calls over HTTP, and a writer that puts reporting rows and committed versions directly in the
 tables the way the sync engine commits them (rows and ``committed_version`` in one transaction).
 
-Versions come from one process-wide counter above the wall clock, so every write step gets a
+Versions come from one process-wide counter above the recording's time (the site's clock), so every write step gets a
 version strictly greater than the last one, across tests and hypothesis examples alike.
 """
 
 import hashlib
 import itertools
 import json
-import time
 
 import sqlalchemy as sa
 
 from alxbridge.extensions import cache
 from alxbridge.upsert import upsert
 
-from .conftest import make_app
-from .reference_site import _complete, load_reference_site, site_tables
+from .reference_site import RECORDED_AT, _complete, load_reference_site, reference_app, site_tables
 from .rest_support import LONER, PROGRESS, RELAXED_LIMITS, U10, call
 
 C1 = U10  # u10, company 1 (BWL)
@@ -40,11 +38,11 @@ PLUGIN_TABLES = (
     "local_alxbridge_sync_run", "local_alxbridge_read_session",
 )  # fmt: skip
 
-_versions = itertools.count(int(time.time()) + 1)
+_versions = itertools.count(RECORDED_AT + 1)
 
 
 def next_version():
-    """A version strictly greater than every version handed out before (and than the clock at import)."""
+    """A version strictly greater than every version handed out before (and than the recording's time)."""
     return next(_versions)
 
 
@@ -79,7 +77,8 @@ class ProgressSite:
     """The reference site in a database of its own, served by a bridge app without scheduler or shield."""
 
     def __init__(self, database_url, **config):
-        self.app = make_app(database_url, **{**RELAXED_LIMITS, **config})
+        self.app = reference_app(database_url, **{**RELAXED_LIMITS, **config})
+        self.clock = self.app.config["CLOCK"]
         self.database = self.app.extensions["alx_database"]
         self.tables = self.database.tables
         self.client = self.app.test_client()
@@ -98,7 +97,8 @@ class ProgressSite:
 
     # State between tests
     def reset(self):
-        """No plugin or bridge rows, the reference site's plugin config, an empty response cache."""
+        """The recording's time, no plugin or bridge rows, the reference site's plugin config, an empty cache."""
+        self.clock.now = RECORDED_AT
         with self.database.begin() as connection:
             for name in PLUGIN_TABLES:
                 connection.execute(sa.delete(getattr(self.tables, name)))
@@ -189,7 +189,7 @@ class ProgressSite:
                    {"value": str(value)})  # fmt: skip
 
     def company_setting(self, companyid, name, value):
-        now = int(time.time())
+        now = self.database.now()
         with self.database.begin() as connection:
             upsert(connection, self.tables.local_alx_api_settings, {"companyid": companyid, "setting_name": name},
                    {"setting_value": value, "timecreated": now, "timemodified": now})  # fmt: skip
@@ -199,7 +199,7 @@ class ProgressSite:
         """Upsert ``rows`` (live) and tombstone the ``deleted`` (userid, courseid) keys at ``version``,
         and commit ``version`` for the company, all in one transaction. Returns the version."""
         version = next_version() if version is None else version
-        reporting, now = self.tables.local_alx_api_reporting, int(time.time())
+        reporting, now = self.tables.local_alx_api_reporting, self.database.now()
         with self.database.begin() as connection:
             for row in rows:
                 key = {"userid": row["userid"], "courseid": row["courseid"], "companyid": companyid}
@@ -234,7 +234,7 @@ class ProgressSite:
         if horizon is not None:
             values["tombstone_horizon"] = horizon
         table = self.tables.local_alxbridge_company
-        first = _complete(table, {"companyid": companyid, **values, "timemodified": int(time.time())})
+        first = _complete(table, {"companyid": companyid, **values, "timemodified": self.database.now()})
         upsert(connection, table, {"companyid": companyid}, first, on_update=values)
 
     def age_sessions(self, token, seconds):

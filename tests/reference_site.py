@@ -2,6 +2,11 @@
 
 ``db-site.tsv`` lists the rows of the real Moodle 4.1 site that answered the 88 recorded requests;
 loading them lets a test replay a request against the bridge and compare the bytes.
+
+The site's timestamps are absolute (a future enrolment, an expired token, completions "last week"),
+so a bridge serving it must run at the recording's own time, never the day the suite runs: build its
+app with :func:`reference_app`, whose clock stands at :data:`RECORDED_AT` (``requests.json`` →
+``started_unix``) and moves only when a test advances it.
 """
 
 import json
@@ -9,6 +14,9 @@ import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from .conftest import make_app
+from .sitebuilder import Clock
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +39,7 @@ if not REFERENCE.is_dir():
     raise RuntimeError(f"the golden recordings are missing: expected {REFERENCE} (shared/ beside the checkout)")
 BASE_URL = "http://127.0.0.1:8089"
 NOW = 1795304481  # the fixture's "now" when the site was set up
+RECORDED_AT = json.loads((REFERENCE / "requests.json").read_text(encoding="utf-8"))["started_unix"]
 # Rows the recordings imply but db-site.tsv does not list (it covers only the tables named in it).
 EXTRA_ROWS = {
     "context": [{"id": 1, "contextlevel": 10, "instanceid": 0, "path": "/1", "depth": 1}],
@@ -47,6 +56,12 @@ EXTRA_ROWS = {
         {"script": "core_files", "value": "1016adcb984ef3d96dfee632c3a32ffb", "userid": 10, "timecreated": NOW}
     ],
 }  # fmt: skip
+
+
+def reference_app(url, **config):
+    """A bridge app (no scheduler) on ``url`` whose clock stands at the recording's time; ``app.config["CLOCK"]``
+    is the :class:`~tests.sitebuilder.Clock` a test advances."""
+    return make_app(url, CLOCK=Clock(RECORDED_AT), **config)
 
 
 def site_tables():

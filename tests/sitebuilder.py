@@ -14,7 +14,7 @@ DAY = 86400
 
 
 class Clock:
-    """The tests' time: pass it as ``clock=`` to the bridge, move it with :meth:`advance`."""
+    """The tests' time: the site stamps its rows with it and the bridge reads it; move it with :meth:`advance`."""
 
     def __init__(self, now=NOW):
         self.now = now
@@ -34,10 +34,13 @@ class Course:
 
 
 class SiteBuilder:
+    """Writes a site into ``database`` at ``clock``'s time, and makes ``clock`` the bridge's clock on it."""
+
     def __init__(self, database, clock=None):
         self.database = database
         self.tables = database.tables
         self.clock = clock or Clock()
+        database.clock = self.clock
         self._enrol_instances = {}
         self.logging = False  # see use_standard_log()
 

@@ -9,8 +9,7 @@ Recordings whose answer depends on ``get_course_progress`` data are replayed by 
 import pytest
 import sqlalchemy as sa
 
-from .conftest import make_app
-from .reference_site import BASE_URL, load_reference_site, recorded_response, recordings
+from .reference_site import BASE_URL, load_reference_site, recorded_response, recordings, reference_app
 
 # Headers Moodle itself sets; Host, Date, Connection and X-Powered-By come from PHP's web server.
 MOODLE_HEADERS = {
@@ -61,7 +60,7 @@ EXPIRED_TOKEN = "a1c0ffee0000000000000000000e0001"
 
 @pytest.fixture(scope="module")
 def reference(database_url):
-    app = make_app(database_url)
+    app = reference_app(database_url)
     database = app.extensions["alx_database"]
     load_reference_site(database)
     yield app, database

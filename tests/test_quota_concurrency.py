@@ -109,7 +109,7 @@ def test_simultaneous_calls_of_one_user_pass_exactly_the_daily_limit(site):
 def test_a_call_whose_process_dies_keeps_its_row_and_its_lock_is_freed(site):
     """The reserved row was a call: it stays and counts. GET_LOCK dies with the holder's connection."""
     _, database, _, user_id = site
-    tables, now = database.tables, int(time.time())
+    tables, now = database.tables, database.now()
     row = {"user_id": user_id, "company_shortname": "X", "endpoint": "get_course_progress", "ip_address": "127.0.0.1",
            "user_agent": "test", "now": now}  # fmt: skip
 
@@ -167,7 +167,7 @@ def test_concurrent_admissions_of_many_users_all_succeed(site):
     MariaDB with error 1467 (InnoDB's AUTO-INC lock); the count is a plain read before the insert.
     """
     _, database, _, _ = site
-    tables, now, threads_count, per_thread = database.tables, int(time.time()), 8, 40
+    tables, now, threads_count, per_thread = database.tables, database.now(), 8, 40
     failures, admitted = [], []
 
     def admit_many(first_user):

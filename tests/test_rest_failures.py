@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 from alxbridge.webservice.registry import FUNCTIONS
 
-from .conftest import make_app
-from .reference_site import load_reference_site
+from .reference_site import load_reference_site, reference_app
 from .rest_support import RELAXED_LIMITS, SITE_INFO, U10, assert_moodle_response, call, envelope, recorded_site_info
 
 FORMATS = ["json", "xml"]
@@ -51,7 +50,7 @@ UNREACHABLE = [
 @pytest.mark.parametrize("response_format", FORMATS)
 @pytest.mark.parametrize("url", UNREACHABLE)
 def test_unreachable_database(url, response_format, caplog):
-    app = make_app(url, **RELAXED_LIMITS)
+    app = reference_app(url, **RELAXED_LIMITS)
     with caplog.at_level(logging.INFO):
         response = call(app.test_client(), site_info_query(response_format))
     expected = envelope(
@@ -64,7 +63,7 @@ def test_unreachable_database(url, response_format, caplog):
 
 @pytest.mark.parametrize("response_format", FORMATS)
 def test_unreachable_database_debuginfo_names_the_server_not_the_password(response_format, caplog):
-    app = make_app(UNREACHABLE[0].values[0], ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
+    app = reference_app(UNREACHABLE[0].values[0], ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
     response = call(app.test_client(), site_info_query(response_format))
     assert_moodle_response(response, response_format)
     assert b"dbconnectionfailed" in response.data
@@ -80,7 +79,7 @@ def test_unreachable_database_debuginfo_names_the_server_not_the_password(respon
 def doomed_site(new_database, mysql_server):
     """A MariaDB reference site served by an app, and a way to drop or cut its database."""
     with new_database("mysql") as url:
-        app = make_app(url, **RELAXED_LIMITS)
+        app = reference_app(url, **RELAXED_LIMITS)
         database = app.extensions["alx_database"]
         load_reference_site(database)
         yield app, database.engine.url.database
@@ -114,7 +113,7 @@ def test_database_dropped_under_the_running_app(doomed_site, mysql_server, caplo
 
 def test_database_dropped_debuginfo_carries_the_driver_message(doomed_site, mysql_server):
     app, name = doomed_site
-    debug_app = make_app(str(app.config["ALX_DATABASE_URL"]), ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
+    debug_app = reference_app(str(app.config["ALX_DATABASE_URL"]), ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
     client = debug_app.test_client()
     assert_moodle_response(call(client, site_info_query("json")), "json", recorded_site_info("json"))
     with mysql_server.begin() as connection:
@@ -140,7 +139,7 @@ def test_killed_connection_is_replaced_transparently(doomed_site, mysql_server):
 
 @pytest.fixture(scope="module")
 def site(database_url):
-    apps = {level: make_app(database_url, ALX_DEBUG_LEVEL=level, **RELAXED_LIMITS) for level in (0, 15)}
+    apps = {level: reference_app(database_url, ALX_DEBUG_LEVEL=level, **RELAXED_LIMITS) for level in (0, 15)}
     load_reference_site(apps[0].extensions["alx_database"])
     yield apps
     for app in apps.values():

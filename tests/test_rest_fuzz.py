@@ -22,8 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from alxbridge.webservice.registry import FUNCTIONS
 
-from .conftest import make_app
-from .reference_site import BASE_URL, load_reference_site
+from .reference_site import BASE_URL, load_reference_site, reference_app
 from .rest_support import (
     BAD_TOKEN,
     DISABLED_SERVICE,
@@ -192,7 +191,7 @@ def check_answer(response, response_format, debug):
 
 
 def build_apps(url):
-    apps = {name: make_app(url, **RELAXED_LIMITS, **config) for name, config in DEBUG_LEVELS.items()}
+    apps = {name: reference_app(url, **RELAXED_LIMITS, **config) for name, config in DEBUG_LEVELS.items()}
     load_reference_site(apps["none"].extensions["alx_database"])
     return apps
 

@@ -8,16 +8,15 @@ import pytest
 from moodle import Moodle, MoodleException
 from moodle.core.webservice import SiteInfo
 
-from .conftest import make_app
 from .live_server import live_server
-from .reference_site import load_reference_site
+from .reference_site import load_reference_site, reference_app
 from .rest_support import BAD_TOKEN, OTHER_SERVICE, PROGRESS, RELAXED_LIMITS, SITE_INFO, U10
 
 
 @pytest.fixture(scope="module")
 def bridge(mysql_url):
     """The reference site on MariaDB, served over HTTP; yields server.php's URL."""
-    app = make_app(mysql_url, ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
+    app = reference_app(mysql_url, ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
     database = app.extensions["alx_database"]
     load_reference_site(database)
     with live_server(app) as base_url:

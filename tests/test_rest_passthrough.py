@@ -17,9 +17,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import make_app
 from .live_server import live_server
-from .reference_site import BASE_URL, load_reference_site
+from .reference_site import BASE_URL, load_reference_site, reference_app
 from .rest_support import (
     BAD_TOKEN,
     RELAXED_LIMITS,
@@ -123,8 +122,8 @@ def moodle(upstream):
 @pytest.fixture(scope="module")
 def site(database_url, upstream):
     """Two apps on the reference site: one passing through to the upstream, one without upstream."""
-    proxying = make_app(database_url, ALX_MOODLE_UPSTREAM=upstream.url + "/", ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
-    local = make_app(database_url, ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
+    proxying = reference_app(database_url, ALX_MOODLE_UPSTREAM=upstream.url + "/", ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
+    local = reference_app(database_url, ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
     load_reference_site(proxying.extensions["alx_database"])
     yield proxying, local
     for app in (proxying, local):
@@ -354,7 +353,7 @@ def _closed_port():
 
 @pytest.mark.parametrize("response_format", ["json", "xml"])
 def test_unreachable_upstream_is_a_moodle_envelope(database_url, site, response_format, caplog):
-    app = make_app(database_url, ALX_MOODLE_UPSTREAM=f"http://127.0.0.1:{_closed_port()}", **RELAXED_LIMITS)
+    app = reference_app(database_url, ALX_MOODLE_UPSTREAM=f"http://127.0.0.1:{_closed_port()}", **RELAXED_LIMITS)
     query = [("wstoken", U10), ("wsfunction", UNIMPLEMENTED)]
     if response_format == "json":
         query.append(("moodlewsrestformat", "json"))

@@ -7,8 +7,7 @@ Flask-Limiter's HTML 429.
 
 import pytest
 
-from .conftest import make_app
-from .reference_site import load_reference_site
+from .reference_site import load_reference_site, reference_app
 from .rest_support import (
     BAD_TOKEN,
     LONER,
@@ -27,7 +26,7 @@ BREACH_MESSAGE = "Too many requests in a short time; please retry later"
 
 @pytest.fixture(scope="module")
 def site_url(database_url):
-    app = make_app(database_url)
+    app = reference_app(database_url)
     load_reference_site(app.extensions["alx_database"])
     app.extensions["alx_database"].engine.dispose()
     return database_url
@@ -39,7 +38,7 @@ def shielded_app(site_url):
     apps = []
 
     def build(per_ip=HIGH, per_token=HIGH, failed_auth=HIGH, debug=0):
-        app = make_app(
+        app = reference_app(
             site_url,
             ALX_RATELIMIT_STORAGE_URI="memory://",
             ALX_RATELIMIT_PER_IP=per_ip,

@@ -56,12 +56,12 @@ def test_the_scheduler_stays_off_when_disabled_or_testing(database_url, config):
 def test_a_scheduled_job_runs_once_per_slot(site, app, caplog):
     retention_job = next(job for job in JOBS if job.name == "retention")
     caplog.set_level(logging.INFO, logger="alxbridge.scheduler")
-    clock = Clock(site.now)
-    run_scheduled(app, retention_job, clock)  # this worker's start
+    clock = site.clock  # the app's database reads the site's clock
+    run_scheduled(app, retention_job)  # this worker's start
     clock.advance(40)
-    run_scheduled(app, retention_job, clock)  # another worker's late start of the same day
+    run_scheduled(app, retention_job)  # another worker's late start of the same day
     clock.advance(86400)
-    run_scheduled(app, retention_job, clock)  # the next day
+    run_scheduled(app, retention_job)  # the next day
     assert [r.getMessage().split(":")[0] for r in caplog.records] == [
         "scheduled job retention success",
         "scheduled job retention skipped",
@@ -74,9 +74,9 @@ def test_a_scheduled_job_runs_once_per_slot(site, app, caplog):
 
 
 def test_row_locks_exclude_expire_and_are_taken_over_from_dead_holders(site):
-    clock = Clock(site.now)
-    holder = RowLock(site.database, "lock-test", ttl=60, clock=clock)
-    rival = RowLock(site.database, "lock-test", ttl=60, clock=clock)
+    clock = site.clock
+    holder = RowLock(site.database, "lock-test", ttl=60)
+    rival = RowLock(site.database, "lock-test", ttl=60)
     assert holder.acquire() and not rival.acquire()
     clock.advance(61)
     assert rival.acquire()  # the holder stopped keeping it alive
@@ -85,7 +85,7 @@ def test_row_locks_exclude_expire_and_are_taken_over_from_dead_holders(site):
     rival.release()
 
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead = RowLock(site.database, "lock-test", ttl=3600, clock=clock)
+    dead = RowLock(site.database, "lock-test", ttl=3600)
     dead.owner = dead.owner.replace(f":{os.getpid()}:", f":{finished.stdout.strip()}:")
     assert dead.acquire()  # a process that died holding the lock
     assert holder.acquire()

@@ -1,17 +1,15 @@
 """Retention of read sessions: abandoned and superseded sessions go, each token's acknowledgement stays."""
 
-import time
-
 import sqlalchemy as sa
 
 from alxbridge.reporting.sessions import IDLE_SECONDS
 from alxbridge.retention import run_retention
 
 from .conftest import make_app
+from .sitebuilder import NOW, Clock
 
 
-def session_row(token_hash, status, age, companyid=1):
-    now = int(time.time())
+def session_row(token_hash, status, age, companyid=1, now=NOW):
     return dict(
         token_hash=token_hash, companyid=companyid, mode="full", low_version=0, high_version=5, max_id=9,
         page_limit=100, settings_digest="d", settings="{}", bookmarks="{}", status=status,
@@ -20,7 +18,7 @@ def session_row(token_hash, status, age, companyid=1):
 
 
 def test_abandoned_and_superseded_sessions_are_purged_the_acknowledgement_kept(database_url):
-    app = make_app(database_url)
+    app = make_app(database_url, CLOCK=Clock(NOW))
     database = app.extensions["alx_database"]
     database.schema.metadata.create_all(database.engine)
     sessions = database.tables.local_alxbridge_read_session

@@ -115,7 +115,7 @@ def assert_reporting_matches_model(demo):
 
 def sync(demo):
     demo.clock.advance(3600)
-    result = run_sync(demo.database, clock=demo.clock)
+    result = run_sync(demo.database)
     assert not result.failed, result.summary()
     return result
 

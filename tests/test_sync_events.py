@@ -114,7 +114,7 @@ def test_a_change_moodle_did_not_log_waits_for_the_daily_reconciliation(site, le
     sync(site)
     assert rows(site, company)[(user, course.id)].status == "not_started"
     site.clock.advance(DAY)
-    result = run_sync(site.database, clock=site.clock)
+    result = run_sync(site.database)
     assert plan_reason(result, company) == "daily reconciliation"
     assert rows(site, company)[(user, course.id)].status == "completed"
 

@@ -34,14 +34,14 @@ def test_logs_older_than_the_retention_setting_are_deleted_in_batches(site, monk
     for age in range(10):
         site.api_call(2, at=site.now - (31 + age) * DAY)
     site.api_call(2, at=site.now - 29 * DAY)
-    counts = run_retention(site.database, clock=site.clock)
+    counts = run_retention(site.database)
     assert counts["API log rows"] == 10 and count(site, site.tables.local_alx_api_logs) == 1
 
 
 def test_zero_days_keeps_logs_for_ever(site):
     site.plugin_config("log_retention_days", 0)
     site.api_call(2, at=site.now - 4000 * DAY)
-    assert "API log rows" not in run_retention(site.database, clock=site.clock)
+    assert "API log rows" not in run_retention(site.database)
     assert count(site, site.tables.local_alx_api_logs) == 1
 
 
@@ -55,7 +55,7 @@ def test_expired_cache_rows_are_deleted(site):
                     expires_at=expires, last_accessed=site.now,
                 )
             )  # fmt: skip
-    assert run_retention(site.database, clock=site.clock)["expired cache rows"] == 1
+    assert run_retention(site.database)["expired cache rows"] == 1
     with site.database.connect() as connection:
         assert connection.execute(sa.select(cache.c.cache_key)).scalars().all() == ["live"]
 
@@ -73,7 +73,7 @@ def test_old_tombstones_are_purged_and_the_company_horizon_moves(site):
 
     with site.database.begin() as connection:
         connection.execute(sa.insert(reporting), [row(1, 1, old), row(2, 1, recent), row(3, 0, old)])
-    assert run_retention(site.database, clock=site.clock)["old tombstones"] == 1
+    assert run_retention(site.database)["old tombstones"] == 1
     with site.database.connect() as connection:
         assert sorted(connection.execute(sa.select(reporting.c.userid)).scalars()) == [2, 3]
         assert read_company_state(connection, site.tables, 7).tombstone_horizon == old

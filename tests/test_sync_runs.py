@@ -32,7 +32,7 @@ def site(database):
 
 def sync(site, **options):
     site.clock.advance(3600)
-    return run_sync(site.database, clock=site.clock, **options)
+    return run_sync(site.database, **options)
 
 
 def snapshot(site):

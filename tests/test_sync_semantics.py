@@ -24,7 +24,7 @@ def site(database):
 def sync(site, **options):
     """An hourly run an hour later (``full=True`` for ``alx sync --full``)."""
     site.clock.advance(3600)
-    result = run_sync(site.database, clock=site.clock, **options)
+    result = run_sync(site.database, **options)
     assert not result.failed, result.summary()
     return result
 

@@ -5,8 +5,6 @@ Both call :func:`alxbridge.alerts.manual.send_test_alert`; the first as the plug
 (the plugin's version never fired: PARAM_ALPHA turned ``send_test`` into ``sendtest``, B2).
 """
 
-import time
-
 from flask import current_app, flash, g, request, url_for
 from werkzeug.utils import redirect
 
@@ -50,7 +48,7 @@ def _send(endpoint, alert_type, severity, **options):
         get_database(), alert_type=alert_type, severity=severity, triggered_by=g.admin.fullname,
         smtp_url=current_app.config.get("ALX_SMTP_URL"),
         site_url=current_app.config.get("ALX_MOODLE_UPSTREAM") or request.url_root.rstrip("/"),
-        now=int(time.time()), timezone=current_app.config.get("ALX_TIMEZONE"), **options,
+        now=get_database().now(), timezone=current_app.config.get("ALX_TIMEZONE"), **options,
     )  # fmt: skip
     if result.held_because:
         flash(f"No alert was stored or sent: {result.held_because}.", "warning")

@@ -7,8 +7,6 @@ purging every Moodle cache; "Test all endpoints" runs five probes. Both are CSRF
 that answer JSON with ``ajax=1`` and otherwise flash and redirect, or render the probe results.
 """
 
-import time
-
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 
 from ..extensions import cache, get_database
@@ -106,7 +104,8 @@ def advanced_monitoring():
         return _clear_cache(window, ajax)
     if action != "test_endpoints":
         abort(400, "Unknown action: use clear_cache or test_endpoints.")
-    probes = run_probes(get_database(), cache, int(time.time()))
+    database = get_database()
+    probes = run_probes(database, cache, database.now())
     if ajax:
         return jsonify(success=True, results=[probe.as_json() for probe in probes])
     return _page(window, probes)

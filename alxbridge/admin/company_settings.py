@@ -4,7 +4,6 @@ The Control Center's Company Management tab shows the same panel (:func:`company
 through :func:`save_company_form`; the form's rules are in :mod:`alxbridge.settings_forms.company`.
 """
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -106,7 +105,7 @@ def save_company_form(form, companyid, action):
             update, errors = parse_company_form(form, settings, courses)
         if errors:
             return errors
-        save_company_settings(connection, database.tables, company.id, update, int(time.time()))
+        save_company_settings(connection, database.tables, company.id, update, database.now())
     copied = action == "copy_template"
     subject = f"Global template copied to {company.name}" if copied else f"Settings of {company.name}"
     flash(changes_message(subject, update.changes), "success")

@@ -35,7 +35,7 @@ def fix_missing_tables():
         return redirect(url_for("admin.fix_missing_tables"))
     with database.connect() as connection:
         statuses = table_statuses(connection, database)
-        webservice = diagnose(connection, database.tables)
+        webservice = diagnose(connection, database.tables, database.now())
     return render_page(
         "admin/fix_missing_tables.html", title="Fix Missing Tables", active="admin.fix_missing_tables",
         statuses=statuses, webservice=webservice, repairable=any(status.repairable for status in statuses),
@@ -45,7 +45,7 @@ def fix_missing_tables():
 def _webservice_page(token_check=None):
     database = get_database()
     with database.connect() as connection:
-        diagnosis = diagnose(connection, database.tables)
+        diagnosis = diagnose(connection, database.tables, database.now())
     return render_page(
         "admin/fix_webservice_access.html", title="Fix Web Service Access", active="admin.fix_webservice_access",
         diagnosis=diagnosis, token_check=token_check,
@@ -61,7 +61,7 @@ def fix_webservice_access():
         # Read-only, so the result is shown directly: a redirect would have to carry the token.
         with database.connect() as connection:
             result = check_token(
-                connection, database.tables, request.form.get("token"), site_moment(connection).timezone
+                connection, database.tables, request.form.get("token"), site_moment(connection).timezone, database.now()
             )
         return _webservice_page(token_check=result)
     if request.form.get("fix_issues") != "1":
@@ -69,7 +69,7 @@ def fix_webservice_access():
         return redirect(url_for("admin.fix_webservice_access"))
     try:
         with database.begin() as connection:
-            done, already = apply_fixes(connection, database.tables, request.form.getlist("fix"))
+            done, already = apply_fixes(connection, database.tables, request.form.getlist("fix"), database.now())
     except FixError as error:
         flash(f"{error} Nothing was changed.", "error")
         return redirect(url_for("admin.fix_webservice_access"))

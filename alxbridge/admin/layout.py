@@ -1,6 +1,5 @@
 """The chrome every admin page shares: navigation, Moodle's breadcrumb and page title."""
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,7 +69,8 @@ def localtime(value, timezone, fmt="%Y-%m-%d %H:%M:%S"):
 
 def site_moment(connection):
     """The :class:`Moment` a page is computed for: now, in the site's timezone."""
-    return Moment.of(connection, get_database().tables, time.time(), current_app.config["ALX_TIMEZONE"])
+    database = get_database()
+    return Moment.of(connection, database.tables, database.now(), current_app.config["ALX_TIMEZONE"])
 
 
 @contextmanager

@@ -6,8 +6,6 @@ none waits for the sync. The plugin's ``hours_back`` is gone: the bridge's incre
 reads every change since each company's last successful sync.
 """
 
-import time
-
 from flask import abort, current_app, flash, jsonify, request, url_for
 from werkzeug.utils import redirect
 
@@ -68,7 +66,7 @@ def running_sync(connection, database):
 
     A run whose process died stays marked running until the next run: only a held lock counts.
     """
-    now = int(time.time())
+    now = database.now()
     job = latest_job(connection, database, now)
     if job is not None and job.running:
         return {"job": job, "run": None}
@@ -203,7 +201,7 @@ def _requested_job(connection, database, now):
 def sync_job_json():
     database = get_database()
     with database.connect() as connection:
-        job = _requested_job(connection, database, int(time.time()))
+        job = _requested_job(connection, database, database.now())
     return jsonify(job.as_data() if job is not None else {"status": "none", "running": False})
 
 

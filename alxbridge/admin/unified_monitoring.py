@@ -6,8 +6,6 @@ Overview, Database Performance, API Performance, Security. The plugin's fabricat
 (dead in the plugin) deletes the expired cache-table rows, then redirects with a message.
 """
 
-import time
-
 from flask import current_app, flash, redirect, request, url_for
 
 from ..alerts.health import system_health
@@ -38,7 +36,7 @@ TOP_USAGE = 8  # the plugin's "Rate Limit Usage Today" list
 def _clear_expired_cache():
     database = get_database()
     with database.begin() as connection:
-        removed = delete_expired_cache_rows(connection, database.tables, int(time.time()))
+        removed = delete_expired_cache_rows(connection, database.tables, database.now())
     flash(f"Cache cleared: {removed} expired entr{'y' if removed == 1 else 'ies'} removed.", "success")
     return redirect(url_for("admin.unified_monitoring_dashboard", _anchor="database"))
 

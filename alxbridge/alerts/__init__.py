@@ -6,7 +6,6 @@ off, mail goes out only with ``enable_email_alerts`` on, recipients in ``alert_e
 """
 
 import socket
-import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -41,10 +40,10 @@ def alert_sender(connection, tables, site_url):
     return address or f"noreply@{urlsplit(site_url).hostname or socket.getfqdn()}"
 
 
-def check_alerts(database, *, smtp_url=None, site_url=None, timezone=None, clock=time.time):
+def check_alerts(database, *, smtp_url=None, site_url=None, timezone=None):
     """Run the alert check once; ``site_url`` is Moodle's address (for the alert's host and links)."""
     tables = database.tables
-    now = int(clock())
+    now = database.now()
     site_url = site_url or f"http://{socket.getfqdn()}"
     with database.begin() as connection:
         settings = read_plugin_settings(connection, tables)

@@ -28,13 +28,12 @@ __all__ = [
     "build_demo_site",
     "demo_site_present",
     "read_demo_logins",
-    "today_utc",
 ]
 
 
-def today_utc():
-    """Today's 00:00 UTC: the default clock, so every run of one day builds the same site."""
-    return int(time.time()) // 86400 * 86400
+def start_of_day_utc(now):
+    """00:00 UTC of ``now``'s day: the default ``now`` of a demo site, so every run of one day builds the same site."""
+    return now // 86400 * 86400
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +110,7 @@ def build_demo_site(database, *, companies=3, users=200, courses=12, seed=42, no
     Refuses (:class:`NotADemoSite`) to touch a real site; an existing demo site is rebuilt only
     with ``replace=True`` (else :class:`DemoSiteExists`). All rows go in one transaction.
     """
-    spec = DemoSpec(companies, users, courses, seed, today_utc() if now is None else now).check()
+    spec = DemoSpec(companies, users, courses, seed, start_of_day_utc(database.now()) if now is None else now).check()
     _ensure_sqlite_folder(database)
     state = _site_state(database)
     if state.is_demo and not replace:
@@ -133,10 +132,10 @@ def build_demo_site(database, *, companies=3, users=200, courses=12, seed=42, no
     return dataclasses.replace(logins, rows_written=sum(written.values()), seconds=seconds)
 
 
-def read_demo_logins(database, now=None):
+def read_demo_logins(database):
     """The logins of the demo site in ``database``, read back from its tables."""
     with database.connect() as connection:
-        logins = read_logins(connection, database.schema, int(time.time()) if now is None else now)
+        logins = read_logins(connection, database.schema, database.now())
     if logins is None:
         raise NotADemoSite(f"{_location(database)} is not a demo site (no {catalog.MARKER} row)")
     return DemoLogins(_location(database), logins.seed, logins.admin_username, logins.admin_password, logins.tokens)

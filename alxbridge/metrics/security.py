@@ -54,10 +54,10 @@ ACCESS_CHECKS = {
 }
 
 
-def access_issues(connection, tables):
+def access_issues(connection, tables, now):
     """The failed checks of the web service diagnosis that stop clients from reaching the API."""
     return tuple(
-        ACCESS_CHECKS[check.key] for check in diagnose(connection, tables).issues if check.key in ACCESS_CHECKS
+        ACCESS_CHECKS[check.key] for check in diagnose(connection, tables, now).issues if check.key in ACCESS_CHECKS
     )
 
 
@@ -74,7 +74,7 @@ def security_status(connection, tables, settings, moment, https):
     users = user_usage_today(connection, tables, DailyLimits(connection, tables, settings), moment)
     quota = quota_summary(users)
     tokens = token_issues(connection, tables, moment.now, https)
-    access = access_issues(connection, tables)
+    access = access_issues(connection, tables, moment.now)
     active = settings.rate_limit is not None
     score = 100 - 10 * quota.limit_reached - (0 if active else 20) - 10 * len(tokens) - 15 * len(access)
     return SecurityStatus(

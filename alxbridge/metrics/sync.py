@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from ..plugin_settings import read_plugin_settings
 from ..scheduler import JOBS
+from ..siteconfig import server_timezone
 from .api_usage import percent
 from .sync_activity import ENDED
 
@@ -65,7 +66,7 @@ def last_sync_stats(connection, tables):
 
 def scheduler_timezone(zone_name):
     """The zone the scheduler's cron triggers use: ``ALX_TIMEZONE``, else the server's."""
-    return ZoneInfo(zone_name) if zone_name else datetime.now().astimezone().tzinfo
+    return ZoneInfo(zone_name) if zone_name else server_timezone()
 
 
 @dataclass(frozen=True)

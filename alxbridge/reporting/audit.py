@@ -56,7 +56,7 @@ def _completion_query(tables):
 
 
 def log_call(connection, tables, *, user_id, company_shortname, endpoint, record_count, error_message, started,
-             ip_address, user_agent, details, now=None, reservation=None):  # fmt: skip
+             ip_address, user_agent, details, now, reservation=None):  # fmt: skip
     """Complete the call's reserved row (id ``reservation``) or insert it; ``details`` become ``additional_data``."""
     logs = tables.local_alx_api_logs
     outcome = {
@@ -71,7 +71,7 @@ def log_call(connection, tables, *, user_id, company_shortname, endpoint, record
         else:
             row = reserved_row(
                 user_id=user_id, company_shortname=company_shortname, endpoint=endpoint, ip_address=ip_address,
-                user_agent=user_agent, details=None, now=int(time.time()) if now is None else now,
+                user_agent=user_agent, details=None, now=now,
             )  # fmt: skip
             connection.execute(logs.insert().values({**row, **outcome}))
         connection.commit()

@@ -17,7 +17,6 @@ core's (design §2), not the plugin's formula (B11), and every (user, course) pa
   ``timecreated`` when the enrolment has no start).
 """
 
-import time
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -224,7 +223,7 @@ def shortlist_progress_query(tables, users, courses, now):
     return _progress(tables, enrolled, enrolled.c.trackable, enrolled.c.complete, companyid)
 
 
-def compute_company_progress(connection, tables, companyid, course_ids=None, user_ids=None, now=None):
+def compute_company_progress(connection, tables, companyid, now, course_ids=None, user_ids=None):
     """Yield the company's exposed progress rows (reporting-table columns), ordered by user and course.
 
     ``course_ids`` narrows the company's exposed courses (ids outside them are ignored, never
@@ -234,7 +233,6 @@ def compute_company_progress(connection, tables, companyid, course_ids=None, use
     exposed = exposed_course_ids(connection, tables, companyid)
     if course_ids is not None:
         exposed &= frozenset(course_ids)
-    now = int(time.time()) if now is None else now
     query = progress_query(tables, companyid, exposed, now, user_ids)
     for row in connection.execute(query.order_by("userid", "courseid")).mappings():
         yield {**row, "companyid": companyid, "percentage": Decimal(row["percentage"]).quantize(Decimal("0.01"))}

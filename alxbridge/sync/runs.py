@@ -165,7 +165,7 @@ def _sync_company(connection, tables, plan, version, started, clock):
     result = CompanyResult(plan.companyid, plan.reason, plan.is_full)
     begun = time.perf_counter()
     with connection.begin():
-        now = int(clock())
+        now = clock()
         for scope in plan.scopes:
             result.counts += write_company(connection, tables, plan.companyid, plan.course_ids, version, now, scope)
         changed = result.counts.changed > 0
@@ -187,7 +187,7 @@ def _sync_shortlists(connection, tables, plans, version, started, clock):
     """
     begun = time.perf_counter()
     with connection.begin():
-        now = int(clock())
+        now = clock()
         stamped = write_shortlists(connection, tables, [plan.shortlist for plan in plans], version, now)
         clear_company_cache(connection, tables, list(stamped))
         synced = [_synced(plan, version if plan.companyid in stamped else None) for plan in plans]
@@ -202,21 +202,22 @@ def _sync_shortlists(connection, tables, plans, version, started, clock):
 def _record_failure(connection, tables, plan, error, clock):
     result = CompanyResult(plan.companyid, plan.reason, plan.is_full, error=error_text(error))
     log.error("company %s: sync failed: %s", plan.companyid, result.error)
-    now = int(clock())
+    now = clock()
     with connection.begin():
         record_company_failed(connection, tables, plan.companyid, result.error, now)
         record_cron_sync(connection, tables, plan.companyid, 0, result.error, now)
     return result
 
 
-def run_sync(database, *, full=False, companyid=None, origin="cli", lock=None, on_company=None, clock=time.time):
+def run_sync(database, *, full=False, companyid=None, origin="cli", lock=None, on_company=None):
     """Sync every company (or ``companyid``); ``full`` recomputes everything. Returns a :class:`RunResult`.
 
     ``lock`` (from :func:`alxbridge.locks.job_lock`) is kept alive between companies;
     ``on_company(result, done, total)`` reports progress.
     """
     tables = database.tables
-    started = int(clock())
+    clock = database.now
+    started = clock()
     with database.engine.connect() as connection:
         if database.is_mysql:
             # Moodle's own isolation: consistent reads of Moodle's tables without locking its rows.
@@ -256,7 +257,7 @@ def run_sync(database, *, full=False, companyid=None, origin="cli", lock=None, o
             except Exception as error:  # noqa: BLE001 - one failing company must not stop the others
                 company = _record_failure(connection, tables, plan, error, clock)
             report(company)
-        finished = int(clock())
+        finished = clock()
         if companyid is None:
             # Only a run over every company may move the course baselines the shortlist compares with.
             _store_course_digests(connection, tables, course_digests, finished)

@@ -1,7 +1,6 @@
 """The ``/webservice/rest/server.php`` view: read the call, run it, render the result or the Moodle error."""
 
 import logging
-import time
 import traceback
 
 from flask import Blueprint, Response, current_app, g, request
@@ -69,7 +68,7 @@ def _is_passed_through(call):
 
 def _context(database, connection):
     return CallContext(
-        connection=connection, tables=database.tables, caller=None, token=g.ws_call.token, now=int(time.time()),
+        connection=connection, tables=database.tables, caller=None, token=g.ws_call.token, now=database.now(),
         method=request.method, client_ip=request.remote_addr or "", user_agent=request.user_agent.string,
         headers=request.headers, site_url=request.url_root.rstrip("/"), settings=current_app.config, cache=cache,
     )  # fmt: skip

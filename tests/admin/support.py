@@ -1,11 +1,10 @@
 """Helpers of the admin page tests: a small hand-built site with admins, and signed-in clients."""
 
 import re
-import time
 
 from alxbridge.demo.credentials import moodle_bcrypt
 
-from ..sitebuilder import Clock, SiteBuilder
+from ..sitebuilder import SiteBuilder
 
 PREFIX = "/local/alx_report_api"
 ADMIN_PASSWORD = "Admin-Pass-1"
@@ -21,13 +20,13 @@ def csrf_token(html):
 
 
 class AdminSite(SiteBuilder):
-    """A site whose clock is the real one (the pages compute "today" from ``time.time()``).
+    """A site at the tests' fixed time (:data:`~tests.sitebuilder.NOW`), which the pages read as "now".
 
     ``admin`` is a site admin with a bcrypt password; ``teacher`` a plain user with one.
     """
 
     def __init__(self, database):
-        super().__init__(database, Clock(int(time.time())))
+        super().__init__(database)
         self.create_tables()
         self.core_config("siteadmins", "2")
         self.user("Guest", "User", username="guest")  # Moodle's user 1

@@ -1,7 +1,5 @@
 """``company_settings.php``: a company's fields, courses, sync, cache and limit, saved so the web service follows."""
 
-import time
-
 import pytest
 import sqlalchemy as sa
 
@@ -39,7 +37,7 @@ def acme(site):
         site.enrol(user, maths)
     site.enrol(alice, science, status=1)  # suspended enrolment
     site.enrol(bob, science)
-    site.enrol(bob, science, method="self", timeend=int(time.time()) - 60)  # an ended second enrolment
+    site.enrol(bob, science, method="self", timeend=site.now - 60)  # an ended second enrolment
     with site.database.begin() as connection:
         token = create_token(connection, site.tables, "alice.able")
     return {"id": company, "maths": maths.id, "science": science.id, "token": token, "alice": alice, "bob": bob}
@@ -234,7 +232,7 @@ def test_todays_usage_counts_the_company_users_calls_since_midnight(admin_client
     ben = site.user("Ben", "Umber", companies=[company])
     outsider = site.user("Out", "Sider")
     with site.database.connect() as connection:
-        midnight = local_midnight(time.time(), site_timezone(connection, site.tables))
+        midnight = local_midnight(site.now, site_timezone(connection, site.tables))
     for at in (midnight, midnight + 1, midnight + 2):
         site.api_call(ann, at=at)
     site.api_call(ann, at=midnight - 1)  # yesterday

@@ -3,7 +3,6 @@ hand-built site, clear only cache rows, test the endpoints, and escape every nam
 
 import json
 import re
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -77,7 +76,7 @@ def insert_call(site, userid, at, ms, error=None, details=None, company="acme"):
 
 def add_cache_rows(site, rows):
     """``rows``: (companyid, key, seconds until expiry); returns nothing, the test deletes what it added."""
-    now = int(time.time())
+    now = site.now
     for companyid, key, ttl in rows:
         site._insert(
             site.tables.local_alx_api_cache, cache_key=key, companyid=companyid, cache_data="[]",
@@ -104,8 +103,8 @@ def everything_but_the_cache(site):
 def monitored(site):
     """Acme (limit 3) with alice, who used her 3 calls; a company and a caller named with markup; 2 tokens."""
     with site.database.connect() as connection:
-        moment = Moment.of(connection, site.tables, time.time())
-    now = int(time.time())
+        moment = Moment.of(connection, site.tables, site.now)
+    now = site.now
 
     def today(back):
         return max(moment.midnight, now - back)

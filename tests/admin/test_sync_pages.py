@@ -3,7 +3,6 @@ incremental, full and cleanup syncs as background jobs, and the auto-sync number
 
 import json
 import re
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -207,8 +206,8 @@ def history(site, companies):
     """A hand-made week of runs, scheduler slots and last-run statistics; the real run history comes back after."""
     tables = site.tables
     runs, jobs = tables.local_alxbridge_sync_run, tables.local_alxbridge_job
-    now = int(time.time())
-    midnight = int(datetime.now(ZONE).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    now = site.now
+    midnight = int(datetime.fromtimestamp(now, ZONE).replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
     made = [  # (status, started, seconds)
         ("success", midnight, 4),
         ("failed", midnight + 1, 3),
