@@ -59,8 +59,12 @@ def bridge(mysql_url, stub_moodle):
     with database.begin() as connection:
         tokens = {
             "open": next(t.token for t in logins.tokens if t.token),
-            "client_only": create_token(connection, database.tables, owner, ip_restriction=CLIENT_ADDRESS),
-            "forged_only": create_token(connection, database.tables, owner, ip_restriction="10.9.9.9"),
+            "client_only": create_token(
+                connection, database.tables, owner, ip_restriction=CLIENT_ADDRESS, now=database.now()
+            ),
+            "forged_only": create_token(
+                connection, database.tables, owner, ip_restriction="10.9.9.9", now=database.now()
+            ),
         }
     with live_server(app) as url:
         yield url.removeprefix("http://"), tokens, database

@@ -39,7 +39,7 @@ def acme(site):
     site.enrol(bob, science)
     site.enrol(bob, science, method="self", timeend=site.now - 60)  # an ended second enrolment
     with site.database.begin() as connection:
-        token = create_token(connection, site.tables, "alice.able")
+        token = create_token(connection, site.tables, "alice.able", now=site.now)
     return {"id": company, "maths": maths.id, "science": science.id, "token": token, "alice": alice, "bob": bob}
 
 
@@ -121,7 +121,7 @@ def test_field_toggle_changes_the_response_after_a_sync(admin_client, site):
     site.enrol(fay, site.course("Geography", companies=[company]))
     run_sync(site.database, full=True, companyid=company)
     with site.database.begin() as connection:
-        token = create_token(connection, site.tables, "fay.synced")
+        token = create_token(connection, site.tables, "fay.synced", now=site.now)
     assert [item["lastname"] for item in progress_items(admin_client, token)] == ["Synced"]
     assert "Data Status: Ready." in page(admin_client, company)
 
