@@ -3,6 +3,18 @@
 MariaDB is reached through ``ALX_TEST_MYSQL_URL`` (a server URL without a database); each module
 gets its own uniquely named database, created with Moodle's collation and dropped afterwards.
 When the server cannot be reached the MariaDB tests **fail** — they never skip.
+
+Time: no test depends on the day it runs. The bridge reads one clock, ``Database.now()`` (the app's
+``CLOCK`` config, the wall clock in production), and every date a test sets up is relative to it:
+
+- the reference site (the golden recordings' Moodle) is served at the recording's own time:
+  ``reference_site.reference_app`` gives the app a clock standing at ``requests.json``'s ``started_unix``;
+- hand-built sites (``sitebuilder.SiteBuilder``) stamp their rows with a :class:`~tests.sitebuilder.Clock`
+  at a fixed date and install that clock on the bridge's database;
+- demo sites built for "today" (``build_demo_site`` without ``now``) and the processes that serve them
+  use the wall clock, which their rows are relative to.
+
+``./run tests`` runs the time-sensitive tests again under ``faketime`` 7 months and 3 years ahead.
 """
 
 import contextlib
