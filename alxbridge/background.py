@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from .jobs import run_job
-from .locks import NamedLock
+from .locks import SYNC_JOB, NamedLock
 from .sync.runs import error_text, run_sync
 from .upsert import upsert
 
 log = logging.getLogger(__name__)
 
-SYNC_JOB = "sync"  # the job name the scheduler and the CLI run the sync under: one lock for all of them
 PROGRESS_ROW = "admin-sync"
 START_WAIT = 30  # seconds the starting request waits for the thread to take (or be refused) the lock
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes while companies sync (the last one is always written)

@@ -28,6 +28,9 @@ from .errors import BridgeError
 from .upsert import upsert
 
 ROW_LOCK_TTL = 30 * 60
+# The one writer of the reporting table: every sync run, admin sync job, reporting-data clear and sync tick
+# takes the lock of this job, so they never overlap.
+SYNC_JOB = "sync"
 # MySQL/MariaDB named locks (text statements are immutable: built once, not per call)
 TRY_LOCK = sa.text("SELECT GET_LOCK(:key, 0)")
 WAIT_FOR_LOCK = sa.text("SELECT GET_LOCK(:key, :wait)")

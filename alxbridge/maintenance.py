@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .background import SYNC_JOB
-from .locks import job_lock
+from .locks import SYNC_JOB, job_lock
 from .sync.state import next_version
 
 # Never a members digest (40 hex characters, or "" for a company without members), so the next

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 NOW = 1_750_000_000  # a fixed "now" (2025-06-15) so tests never depend on the clock
 DAY = 86400
+IOMAD_EVENT = "\\block_iomad_company_admin\\event\\{}"  # IOMAD names the member in the event's userid
 
 
 class Clock:
@@ -78,10 +79,12 @@ class SiteBuilder:
 
     def add_to_company(self, userid, companyid, suspended=0):
         self._insert(self.tables.company_users, companyid=companyid, userid=userid, departmentid=0, suspended=suspended)
+        self.log_event(IOMAD_EVENT.format("company_user_assigned"), userid=userid, objectid=companyid)
 
     def remove_from_company(self, userid, companyid):
         t = self.tables.company_users
         self._delete(t, sa.and_(t.c.userid == userid, t.c.companyid == companyid))
+        self.log_event(IOMAD_EVENT.format("company_user_unassigned"), userid=userid, objectid=companyid)
 
     # Moodle core
     def user(self, firstname, lastname=None, companies=(), **columns):
@@ -223,15 +226,21 @@ class SiteBuilder:
         self._insert(t, plugin="tool_log", name="enabled_stores", value="logstore_standard" if enabled else "")
         self.logging = enabled
 
-    def log_event(self, name, relateduserid=None, courseid=0, objectid=None):
-        """The ``logstore_standard_log`` row of ``\\core\\event\\<name>`` (only when the log is on)."""
+    def log_event(self, name, relateduserid=None, courseid=0, objectid=None, userid=2):
+        """The ``logstore_standard_log`` row of ``\\core\\event\\<name>``, or of ``name`` when it is a full event
+        name (only when the log is on); ``userid`` is who acted (the admin, unless IOMAD names the member there)."""
         if self.logging:
-            self._insert(
-                self.tables.logstore_standard_log, eventname=f"\\core\\event\\{name}", component="core",
-                action="updated", target="event", objectid=objectid, crud="u", edulevel=0, contextid=1,
-                contextlevel=50, contextinstanceid=courseid, userid=2, courseid=courseid, relateduserid=relateduserid,
-                timecreated=self.now, origin="web",
-            )  # fmt: skip
+            self._insert(self.tables.logstore_standard_log, **self.event_row(name, relateduserid, courseid, objectid,
+                                                                              userid))  # fmt: skip
+
+    def event_row(self, name, relateduserid=None, courseid=0, objectid=None, userid=2):
+        """The columns of an event's ``logstore_standard_log`` row, logged now."""
+        eventname = name if name.startswith("\\") else f"\\core\\event\\{name}"
+        return dict(
+            eventname=eventname, component=eventname.split("\\")[1], action="updated", target="event",
+            objectid=objectid, crud="u", edulevel=0, contextid=1, contextlevel=50, contextinstanceid=courseid,
+            userid=userid, courseid=courseid, relateduserid=relateduserid, timecreated=self.now, origin="web",
+        )  # fmt: skip
 
     # The plugin's settings
     def company_setting(self, companyid, name, value):

@@ -89,4 +89,25 @@ JOB = TableSpec(
     (unique("name", "name"),),
 )
 
-BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB)
+LOG_TAIL = TableSpec(
+    "local_alxbridge_log_tail",
+    "The sync tick's place in Moodle's standard log, and the figures of its last tick",
+    (
+        char("store", 50),  # the log store followed: logstore_standard
+        # Every event with an id up to last_logid was read, except missing_ids: ids below it not yet
+        # visible (a transaction still open), as JSON {id: unix time first missed}, waited for a while.
+        integer("last_logid", default="0"),
+        text("missing_ids"),
+        integer("last_slot", default="0"),  # the tick slot (now // interval * interval) that ran last
+        integer("newest_event", default="0"),  # timecreated of the newest event read
+        integer("events_read", default="0"),  # by the last tick, all kinds
+        integer("progress_events", default="0"),  # by the last tick, the kinds that move progress
+        integer("rows_changed", default="0"),  # by the last tick
+        integer("duration_ms", default="0"),  # of the last tick
+        integer("timeticked", default="0"),  # when the last tick finished reading the log
+        text("last_error"),
+    ),
+    (unique("store", "store"),),
+)
+
+BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL)

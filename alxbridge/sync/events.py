@@ -29,6 +29,10 @@ USER_EVENTS = (  # every row of relateduserid (objectid when absent)
     "\\core\\event\\user_updated",
     "\\core\\event\\user_deleted",
 )
+MEMBERSHIP_EVENTS = (  # every row of the member, in every company: IOMAD names them in relateduserid or userid
+    "\\block_iomad_company_admin\\event\\company_user_assigned",
+    "\\block_iomad_company_admin\\event\\company_user_unassigned",
+)
 COURSE_EVENTS = (  # every row of courseid
     "\\core\\event\\course_updated",
     "\\core\\event\\course_deleted",
@@ -45,13 +49,18 @@ COURSE_EVENTS = (  # every row of courseid
 )
 
 
-def standard_log_in_use(connection, tables):
-    """Whether the site logs to ``logstore_standard_log`` now (``tool_log | enabled_stores``)."""
+def standard_store_enabled(connection, tables):
+    """Whether the standard log store is among Moodle's enabled stores (``tool_log | enabled_stores``)."""
     config = tables.config_plugins
     stores = connection.execute(
         sa.select(config.c.value).where(config.c.plugin == "tool_log", config.c.name == "enabled_stores")
     ).scalar()
-    if STANDARD_STORE not in (stores or "").split(","):
+    return STANDARD_STORE in (stores or "").split(",")
+
+
+def standard_log_in_use(connection, tables):
+    """Whether the site logs to ``logstore_standard_log`` now: the store is enabled and its table exists."""
+    if not standard_store_enabled(connection, tables):
         return False
     return tables.logstore_standard_log.name in sa.inspect(connection).get_table_names()
 
@@ -63,18 +72,31 @@ class LoggedChanges:
     courses: frozenset  # courses whose every row may have changed
 
 
-def logged_changes(connection, tables, since):
-    """The users, rows and courses named by progress-moving events logged at or after ``since``."""
-    log = tables.logstore_standard_log
-    query = sa.select(log.c.eventname, sa.func.coalesce(log.c.relateduserid, log.c.objectid), log.c.courseid).where(
-        log.c.timecreated >= since, log.c.eventname.in_(ROW_EVENTS + USER_EVENTS + COURSE_EVENTS)
-    )
+PROGRESS_EVENTS = ROW_EVENTS + USER_EVENTS + MEMBERSHIP_EVENTS + COURSE_EVENTS
+
+
+def event_columns(log):
+    """The columns :func:`changes_named` reads, in its order."""
+    return log.c.eventname, log.c.relateduserid, log.c.userid, log.c.objectid, log.c.courseid
+
+
+def changes_named(events):
+    """The users, rows and courses that ``events`` (rows of :func:`event_columns`) name; other events are ignored."""
     users, rows, courses = set(), set(), set()
-    for eventname, userid, courseid in connection.execute(query):
+    for eventname, relateduserid, userid, objectid, courseid in events:
         if eventname in COURSE_EVENTS:
             courses.add(courseid)
         elif eventname in USER_EVENTS:
-            users.add(userid)
-        elif userid and courseid:
-            rows.add((userid, courseid))
+            users.add(relateduserid or objectid)
+        elif eventname in MEMBERSHIP_EVENTS:
+            users.add(relateduserid or userid)
+        elif eventname in ROW_EVENTS and relateduserid and courseid:
+            rows.add((relateduserid, courseid))
     return LoggedChanges(frozenset(users - {None}), frozenset(rows), frozenset(courses - {None}))
+
+
+def logged_changes(connection, tables, since):
+    """The users, rows and courses named by progress-moving events logged at or after ``since``."""
+    log = tables.logstore_standard_log
+    query = sa.select(*event_columns(log)).where(log.c.timecreated >= since, log.c.eventname.in_(PROGRESS_EVENTS))
+    return changes_named(connection.execute(query))
