@@ -42,9 +42,10 @@ DEFAULTS = {
     "ALX_SMTP_URL": None,
     "ALX_PASSWORD_SALTS": None,  # Moodle's passwordsaltmain (and passwordsaltalt*), comma-separated
     "ALX_ADMIN_LOGIN_LIMIT": "10/minute;50/hour",
+    "ALX_SYNC_TICK_SECONDS": 30,  # the sync tick's interval; 0 turns it off (the hourly run stays)
 }
 
-INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES"}
+INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES", "ALX_SYNC_TICK_SECONDS"}
 
 
 def from_environment(environ=None):

@@ -208,6 +208,17 @@ def sync_command(companyid, full):
             raise SystemExit(EXIT_PARTLY_FAILED)
 
 
+@alx.command("tick")
+@operator_command
+def tick_command():
+    """Apply the changes Moodle's standard log received since the last tick (every ALX_SYNC_TICK_SECONDS)."""
+    from .sync.tick import run_tick
+
+    _require_tables()
+    result = run_tick(get_database())
+    click.echo(f"tick: {result.summary()}")
+
+
 @alx.command("check-alerts")
 @operator_command
 def check_alerts_command():
@@ -266,7 +277,10 @@ def scheduler_command():
     scheduler = build_scheduler(current_app._get_current_object())
     scheduler.start()
     try:
-        click.echo("scheduler running: " + ", ".join(f"{job.name} {job.cron}" for job in JOBS) + " (Ctrl-C stops)")
+        jobs = [f"{job.name} {job.cron}" for job in JOBS]
+        if current_app.config.get("ALX_SYNC_TICK_SECONDS"):
+            jobs.append(f"tick every {current_app.config['ALX_SYNC_TICK_SECONDS']} s")
+        click.echo("scheduler running: " + ", ".join(jobs) + " (Ctrl-C stops)")
         stop.wait()
     finally:
         scheduler.shutdown(wait=False)

@@ -1,8 +1,11 @@
-"""APScheduler inside the app: hourly sync at minute 0, alert check every 15 minutes, retention daily.
+"""APScheduler inside the app: hourly sync at minute 0, alert check every 15 minutes, retention daily, and
+the sync tick every ``ALX_SYNC_TICK_SECONDS`` (:mod:`alxbridge.sync.tick`).
 
 Every worker (and host) may run its own scheduler: each job body runs under the job's database
 lock and records its slot (the hour, quarter or day it belongs to), so exactly one process does
-each run and late starts of the same slot are skipped (see :mod:`alxbridge.jobs`).
+each run and late starts of the same slot are skipped (see :mod:`alxbridge.jobs`). The tick does the
+same with its own slot, kept with its place in the log, and takes the sync's lock: one tick at a time
+site-wide, never during a sync run.
 
 Starting: ``init_scheduler(app)`` (called by ``create_app``) does nothing when ``ALX_SCHEDULER`` is
 ``off`` or the app is ``TESTING``; otherwise the scheduler starts with the first request the process
@@ -29,13 +32,16 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from .alerts import check_alerts
 from .jobs import run_job
 from .retention import run_retention
 from .sync.runs import run_sync
+from .sync.tick import run_tick
 
 log = logging.getLogger(__name__)
+TICK = "tick"
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,20 @@ def run_scheduled(app, job):
         log.info("scheduled job %s skipped: %s", job.name, outcome.skipped_because)
 
 
+def run_scheduled_tick(app, interval):
+    """One scheduled tick: its slot is this interval of time, which one process in the site runs."""
+    database = app.extensions["alx_database"]
+    try:
+        result = run_tick(database, slot=database.now() // interval * interval)
+    except Exception:
+        log.exception("sync tick failed")
+        return
+    if result.skipped_because:
+        log.debug("sync tick skipped: %s", result.skipped_because)
+
+
 def build_scheduler(app, scheduler_class=BackgroundScheduler):
-    """A scheduler with the three jobs, in ``ALX_TIMEZONE`` (else the server's zone)."""
+    """A scheduler with the three jobs and the sync tick, in ``ALX_TIMEZONE`` (else the server's zone)."""
     zone = app.config.get("ALX_TIMEZONE")
     scheduler = scheduler_class(timezone=ZoneInfo(zone)) if zone else scheduler_class()
     for job in JOBS:
@@ -105,6 +123,18 @@ def build_scheduler(app, scheduler_class=BackgroundScheduler):
             coalesce=True,
             max_instances=1,
             misfire_grace_time=job.period // 2,
+        )
+    interval = app.config.get("ALX_SYNC_TICK_SECONDS") or 0
+    if interval > 0:
+        scheduler.add_job(
+            run_scheduled_tick,
+            IntervalTrigger(seconds=interval),
+            args=(app, interval),
+            id=TICK,
+            name=TICK,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, interval // 2),
         )
     return scheduler
 

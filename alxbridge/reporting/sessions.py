@@ -8,7 +8,8 @@ so a page at an offset the session never reached (a skipped page, or a session o
 after the client's own went idle) never acknowledges rows it did not serve. Only a completed session
 is the token's acknowledgement that the next incremental session starts from. A repeated
 ``offset=0`` with the same limit and settings within a few minutes of the latest session's opening
-(or, once completed, of its last page) replays that session (Power BI evaluates queries more than once).
+(or, once completed, of its last page) replays that session (Power BI evaluates queries more than once),
+unless a newer version has committed since (:func:`_replayable`).
 """
 
 import hashlib
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from ..prebuilt import prebuilt
 
 REUSE_SECONDS = 300  # a repeated offset=0 within this (of its opening, or of its completion) replays the latest session
+REPLAY_GRACE_SECONDS = 10  # ... even when a newer version committed, for an incremental session (see _replayable)
 IDLE_SECONDS = 1800  # an open session unused this long is abandoned (its window is never acknowledged)
 FULL, INCREMENTAL = "full", "incremental"
 SYNC_MODE_AUTO, SYNC_MODE_INCREMENTAL, SYNC_MODE_FULL, SYNC_MODE_DISABLED = 0, 1, 2, 3
@@ -175,14 +177,22 @@ def _open(connection, tables, snapshot, limit, now):
 
 
 def _replayable(row, snapshot, limit, now):
-    """Whether ``offset=0`` repeats ``row``: same limit and settings, and recent.
+    """Whether ``offset=0`` repeats ``row``: same limit and settings, recent, and nothing newer to tell.
 
     Recent counts from the opening of an open session, but from the last page of a completed one, so
     a load that took longer than the window is still replayed by the evaluation that follows it.
     Settings changed since the session opened are a new request (B34): never a replay of old fields.
+    A version committed since the session opened is never hidden from a client that polls: a full
+    session then gives way to a new full one (as complete, and fresher); an incremental one is still
+    replayed for :data:`REPLAY_GRACE_SECONDS`, the time between the evaluations of one refresh, since a
+    new incremental session would tell the second evaluation only what changed after the first.
     """
     since = row.timeclosed if row.status == "completed" else row.timeopened
-    return row.page_limit == limit and row.settings_digest == snapshot.settings_digest and since >= now - REUSE_SECONDS
+    if row.page_limit != limit or row.settings_digest != snapshot.settings_digest or since < now - REUSE_SECONDS:
+        return False
+    if row.high_version >= snapshot.committed_version:
+        return True
+    return row.mode == INCREMENTAL and since >= now - REPLAY_GRACE_SECONDS
 
 
 def session_for(connection, tables, snapshot, limit, offset, now, latest):

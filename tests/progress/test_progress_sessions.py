@@ -13,7 +13,7 @@ from alxbridge.reporting.formatting import plugin_date
 
 from ..progress_support import C1, item_key, progress_row, token_hash
 
-REUSE, IDLE = reading.REUSE_SECONDS, reading.IDLE_SECONDS
+REUSE, IDLE, REPLAY_GRACE = reading.REUSE_SECONDS, reading.IDLE_SECONDS, reading.REPLAY_GRACE_SECONDS
 
 
 def rows(*userids, tag="v0", courseid=101):
@@ -112,13 +112,43 @@ def test_a_repeated_offset_zero_with_the_same_limit_replays_the_open_session(sit
     site.write(1, rows(*range(1000, 1005)))
     first = site.page(C1, 2, 0)
     opened = session_of_last_call(site)
-    site.write(1, rows(1005))
+    site.clock.advance(REUSE - 1)
     again = site.page(C1, 2, 0)
     assert again == first
     assert session_of_last_call(site)[:3] == opened[:3]
     assert session_of_last_call(site)[3] is True
-    assert users(site.read_all(C1, 2, start_offset=2)[0]) == [1002, 1003, 1004]  # 1005 is the next session's
+    assert users(site.read_all(C1, 2, start_offset=2)[0]) == [1002, 1003, 1004]
     assert len(site.sessions(C1)) == 1
+
+
+def test_a_version_committed_since_the_first_evaluation_is_not_hidden_from_a_poller(site):
+    """A client polling every few seconds sees a new version at once: a full session gives way to a fresher one."""
+    site.write(1, rows(*range(1000, 1005)))
+    site.page(C1, 2, 0)
+    opened = session_of_last_call(site)
+    site.clock.advance(5)
+    site.write(1, rows(1005))
+    items, _ = site.read_all(C1, 2)
+    assert session_of_last_call(site)[0] != opened[0] and session_of_last_call(site)[1] == "full"
+    assert users(items) == list(range(1000, 1006))
+
+
+def test_an_incremental_session_is_replayed_seconds_after_a_newer_version_then_gives_way(site):
+    """The evaluations of one refresh come seconds apart: the second gets the first's rows, not the delta between
+    them; a poller a little later gets the newer version."""
+    site.write(1, rows(*range(1000, 1005)))
+    site.read_all(C1, 10)
+    later(site)
+    site.write(1, rows(1001, tag="new"))
+    first, _ = site.read_all(C1, 10)
+    session = session_of_last_call(site)
+    assert (users(first), session[1]) == ([1001], "incremental")
+    site.write(1, rows(1002, tag="new"))
+    site.clock.advance(REPLAY_GRACE)
+    assert site.read_all(C1, 10)[0] == first and session_of_last_call(site)[:3] == session[:3]
+    site.clock.advance(1)
+    newer, _ = site.read_all(C1, 10)
+    assert users(newer) == [1002] and session_of_last_call(site)[0] != session[0]
 
 
 def test_a_second_evaluation_after_completion_sees_the_same_rows_not_an_empty_delta(site):
