@@ -1,8 +1,8 @@
-"""``/healthz`` for the reverse proxy and orchestrators: database, scheduler, age of the last sync.
+"""``/healthz`` for the reverse proxy and orchestrators: database, scheduler, age of the last sync, tick lag.
 
-HTTP 503 only when the database cannot answer (the bridge can serve nothing then); a stale sync
-or a stopped scheduler still answers 200 with ``"status": "degraded"``, because restarting the
-process would not fix the data.
+HTTP 503 only when the database cannot answer (the bridge can serve nothing then); a stale sync, a
+sync tick that has not caught up with Moodle's log for a while, or a stopped scheduler still answer
+200 with ``"status": "degraded"``, because restarting the process would not fix the data.
 """
 
 import time
@@ -12,6 +12,7 @@ from flask import Blueprint, current_app, jsonify
 
 from .errors import BridgeError
 from .extensions import get_database
+from .metrics.freshness import read_freshness
 from .plugin_settings import read_plugin_settings
 from .scheduler import scheduler_enabled
 
@@ -58,12 +59,15 @@ def healthz():
             report["database"] = {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
             try:
                 report["sync"] = _last_sync(connection, database.tables, now)
+                tick_seconds = current_app.config.get("ALX_SYNC_TICK_SECONDS") or 0
+                report["tick"] = read_freshness(connection, database.tables, now, tick_seconds).as_data()
             except sa.exc.DBAPIError as error:  # e.g. the bridge's tables are not created yet
                 report["sync"] = {"stale": True, "error": _reason(error)}
     except (BridgeError, sa.exc.DBAPIError) as error:
         report["database"] = {"ok": False, "error": _reason(error)}
         report["status"] = "down"
         return jsonify(report), 503
-    degraded = report["sync"]["stale"] or report["scheduler"].get("running") is False
+    lagging = report.get("tick", {}).get("lagging", False)
+    degraded = report["sync"]["stale"] or lagging or report["scheduler"].get("running") is False
     report["status"] = "degraded" if degraded else "ok"
     return jsonify(report), 200

@@ -38,7 +38,7 @@ from .alerts import check_alerts
 from .jobs import run_job
 from .retention import run_retention
 from .sync.runs import run_sync
-from .sync.tick import run_tick
+from .sync.tick import record_tick_failure, run_tick
 
 log = logging.getLogger(__name__)
 TICK = "tick"
@@ -65,6 +65,7 @@ def alert_job(app, lock):
         smtp_url=app.config.get("ALX_SMTP_URL"),
         site_url=app.config.get("ALX_MOODLE_UPSTREAM"),
         timezone=app.config.get("ALX_TIMEZONE"),
+        tick_seconds=app.config.get("ALX_SYNC_TICK_SECONDS") or 0,
     )
     return ("failed" if result.mail_failures else "success"), result.summary(), result
 
@@ -102,8 +103,12 @@ def run_scheduled_tick(app, interval):
     database = app.extensions["alx_database"]
     try:
         result = run_tick(database, slot=database.now() // interval * interval)
-    except Exception:
+    except Exception as error:
         log.exception("sync tick failed")
+        try:
+            record_tick_failure(database, error)
+        except Exception:  # noqa: BLE001 - the database itself may be what failed: the log line above says it
+            log.warning("sync tick: its failure could not be recorded")
         return
     if result.skipped_because:
         log.debug("sync tick skipped: %s", result.skipped_because)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alxbridge import create_app
 from alxbridge.database import Database
 from alxbridge.locks import LockLost, RowLock, job_lock
-from alxbridge.scheduler import JOBS, run_scheduled
+from alxbridge.scheduler import JOBS, build_scheduler, run_scheduled
 
 from .sitebuilder import Clock, SiteBuilder
 
@@ -33,18 +33,26 @@ def test_the_scheduler_starts_with_the_first_request_and_has_the_plugins_cadence
     scheduler = process_scheduler.scheduler
     try:
         assert scheduler.running
+        jobs = {job.id: job.trigger for job in scheduler.get_jobs()}
+        tick = jobs.pop("tick")
         triggers = {
-            job.id: {f.name: str(f) for f in job.trigger.fields if not f.is_default} for job in scheduler.get_jobs()
+            name: {f.name: str(f) for f in trigger.fields if not f.is_default} for name, trigger in jobs.items()
         }
         assert triggers == {
             "sync": {"minute": "0"},
             "alerts": {"minute": "*/15"},
             "retention": {"hour": "3", "minute": "30"},
         }
+        assert tick.interval.total_seconds() == 30  # ALX_SYNC_TICK_SECONDS's default
         app.test_client().get("/healthz")
         assert process_scheduler.scheduler is scheduler  # once per process
     finally:
         process_scheduler.stop()
+
+
+def test_a_tick_interval_of_zero_schedules_no_tick(database_url):
+    app = create_app({"ALX_DATABASE_URL": database_url, "ALX_SECRET_KEY": "t", "ALX_SYNC_TICK_SECONDS": 0})
+    assert {job.id for job in build_scheduler(app).get_jobs()} == {"sync", "alerts", "retention"}
 
 
 @pytest.mark.parametrize("config", [{"ALX_SCHEDULER": "off"}, {"TESTING": True}])

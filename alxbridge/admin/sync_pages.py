@@ -12,6 +12,7 @@ from werkzeug.utils import redirect
 from ..background import JobSpec, latest_job, read_job, start_sync_job, sync_lock_held
 from ..extensions import get_database
 from ..maintenance import request_membership_recheck
+from ..metrics.freshness import read_freshness
 from ..metrics.limits import all_companies
 from ..metrics.reporting_data import company_data, orphaned_rows, reporting_status
 from ..metrics.sync import (
@@ -109,6 +110,9 @@ def _sync_form(database, errors=(), form=None, status=200):
             "companies": company_data(connection, tables),
             "orphans": orphaned_rows(connection, tables),
             "running": running_sync(connection, database),
+            "freshness": read_freshness(
+                connection, tables, moment.now, current_app.config.get("ALX_SYNC_TICK_SECONDS") or 0
+            ),
         }
     return render_page(
         "admin/sync_reporting_data.html", title="Manual Data Sync", active="admin.sync_reporting_data",
@@ -176,6 +180,9 @@ def auto_sync_status():
             "runs": recent_runs(connection, tables),
             "names": company_names(connection, tables),
             "running": running_sync(connection, database),
+            "freshness": read_freshness(
+                connection, tables, moment.now, current_app.config.get("ALX_SYNC_TICK_SECONDS") or 0
+            ),
         }
     links = [(endpoint, label) for endpoint, label in QUICK_LINKS if endpoint in current_app.view_functions]
     return render_page(

@@ -40,8 +40,9 @@ def alert_sender(connection, tables, site_url):
     return address or f"noreply@{urlsplit(site_url).hostname or socket.getfqdn()}"
 
 
-def check_alerts(database, *, smtp_url=None, site_url=None, timezone=None):
-    """Run the alert check once; ``site_url`` is Moodle's address (for the alert's host and links)."""
+def check_alerts(database, *, smtp_url=None, site_url=None, timezone=None, tick_seconds=0):
+    """Run the alert check once; ``site_url`` is Moodle's address (for the alert's host and links);
+    ``tick_seconds``: the sync tick's interval (``ALX_SYNC_TICK_SECONDS``), whose lag is watched when not 0."""
     tables = database.tables
     now = database.now()
     site_url = site_url or f"http://{socket.getfqdn()}"
@@ -50,7 +51,7 @@ def check_alerts(database, *, smtp_url=None, site_url=None, timezone=None):
         if not settings.enable_alerting:
             return AlertCheckResult(skipped_because="alerting is disabled (enable_alerting)")
         zone = site_timezone(connection, tables, timezone)
-        conditions = current_conditions(connection, tables, settings, now, zone)
+        conditions = current_conditions(connection, tables, settings, now, zone, tick_seconds)
         result = AlertCheckResult(holding=len(conditions))
         for condition in conditions:
             alert_id = store_alert(connection, tables, settings, condition, now, site_url)

@@ -12,13 +12,16 @@ on every condition, so that one user's violation neither silences nor duplicates
   errors of one user on one endpoint since the previous check — the plugin raised these right
   after logging the call; here they are found by the periodic check, off the request path;
 * ``sync``/high when the latest sync run failed for a company, ``sync``/medium when no run has
-  succeeded for :data:`STALE_SYNC_AFTER` (the product's monitoring guide asks for both).
+  succeeded for :data:`STALE_SYNC_AFTER` (the product's monitoring guide asks for both);
+* ``sync``/medium about the tick when it should run but has not caught up with Moodle's log for
+  longer than its lag threshold (:mod:`alxbridge.metrics.freshness`).
 """
 
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..metrics.freshness import lag_threshold, read_freshness
 from ..metrics.limits import DailyLimits
 from ..reporting.quota import local_midnight
 from .health import system_health
@@ -192,12 +195,35 @@ def sync_conditions(connection, tables, now):
     return []
 
 
-def current_conditions(connection, tables, settings, now, timezone):
-    """Every condition that holds at ``now``."""
+def tick_conditions(connection, tables, now, tick_seconds):
+    freshness = read_freshness(connection, tables, now, tick_seconds)
+    if not freshness.lagging:
+        return []
+    behind = (
+        "has never run" if freshness.lag_seconds is None else f"last caught up {freshness.lag_seconds // 60} min ago"
+    )
+    return [
+        Condition(
+            "sync",
+            "medium",
+            "tick",
+            f"The sync tick {behind} (every {tick_seconds} s expected): Moodle's changes wait for the hourly run",
+            {
+                "lag_seconds": freshness.lag_seconds,
+                "threshold": lag_threshold(tick_seconds),
+                "last_error": freshness.last_error,
+            },
+        )
+    ]
+
+
+def current_conditions(connection, tables, settings, now, timezone, tick_seconds=0):
+    """Every condition that holds at ``now`` (``tick_seconds``: the sync tick's interval, 0 when off)."""
     return [
         *rate_limit_conditions(connection, tables, settings, now, timezone),
         *health_conditions(connection, tables, settings, now),
         *usage_conditions(connection, tables, settings, now),
         *repeated_error_conditions(connection, tables, now),
         *sync_conditions(connection, tables, now),
+        *tick_conditions(connection, tables, now, tick_seconds),
     ]

@@ -31,6 +31,7 @@ from ..locks import SYNC_JOB, job_lock
 from ..upsert import upsert
 from .changes import decode_courses, memberships
 from .events import PROGRESS_EVENTS, STANDARD_STORE, changes_named, event_columns, standard_store_enabled
+from .runs import error_text
 from .scope import exposed_courses_of_all_companies
 from .state import next_version, read_all_company_states
 from .status import clear_company_cache
@@ -81,6 +82,36 @@ def read_tail(connection, tables):
         return None
     missing = {int(k): v for k, v in json.loads(row.missing_ids or "{}").items()}
     return TailPosition(row.last_logid, missing, row.last_slot, row.newest_event)
+
+
+@dataclass(frozen=True)
+class TailFigures:
+    """The last tick's figures, for the pages and ``/healthz``."""
+
+    timeticked: int
+    newest_event: int
+    duration_ms: int
+    events_read: int
+    rows_changed: int
+    missing_count: int
+    last_error: str | None
+
+
+def read_tail_figures(connection, tables):
+    """The :class:`TailFigures`, or ``None`` before the first tick."""
+    tail = tables.local_alxbridge_log_tail
+    row = connection.execute(sa.select(tail).where(tail.c.store == STANDARD_STORE)).first()
+    if row is None:
+        return None
+    missing = len(json.loads(row.missing_ids or "{}"))
+    return TailFigures(row.timeticked, row.newest_event, row.duration_ms, row.events_read, row.rows_changed,
+                       missing, row.last_error)  # fmt: skip
+
+
+def record_tick_failure(database, error):
+    """Keep why the last tick failed (its own transaction was rolled back) for the Auto-Sync page."""
+    with database.begin() as connection:
+        _write_tail(connection, database.tables, {"last_error": error_text(error)[:1000]})
 
 
 def _write_tail(connection, tables, values):
