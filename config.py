@@ -42,9 +42,10 @@ DEFAULTS = {
     "ALX_SMTP_URL": None,
     "ALX_PASSWORD_SALTS": None,  # Moodle's passwordsaltmain (and passwordsaltalt*), comma-separated
     "ALX_ADMIN_LOGIN_LIMIT": "10/minute;50/hour",
+    "ALX_ADMIN_SESSION_LIFETIME": 43200,  # seconds from sign-in after which an admin session ends, busy or not
 }
 
-INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES"}
+INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES", "ALX_ADMIN_SESSION_LIFETIME"}
 
 
 def from_environment(environ=None):
