@@ -7,6 +7,7 @@ back streamed.
 
 import urllib3
 from flask import Response, stream_with_context
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .exceptions import MoodleError
 
@@ -24,6 +25,14 @@ def upstream_unreachable(reason):
     )
 
 
+def _body(request):
+    """The body to forward; none past ``ALX_MAX_REQUEST_BYTES``, which stays unread (as :mod:`.call` leaves it)."""
+    try:
+        return request.get_data() or None
+    except RequestEntityTooLarge:
+        return None
+
+
 def forward(request, upstream, timeout=100.0):
     """Send ``request`` to ``upstream`` + server.php and stream Moodle's answer back."""
     url = upstream.rstrip("/") + SERVER_PATH
@@ -35,7 +44,7 @@ def forward(request, upstream, timeout=100.0):
     headers["X-Forwarded-For"] = forwarded_for
     try:
         answer = _pool.request(
-            request.method, url, body=request.get_data() or None, headers=headers,
+            request.method, url, body=_body(request), headers=headers,
             preload_content=False, redirect=False, retries=False, timeout=timeout,
         )  # fmt: skip
     except urllib3.exceptions.HTTPError as error:
