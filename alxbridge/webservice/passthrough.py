@@ -5,6 +5,9 @@ is no open proxy. Method, query, body and content type go as received; status, h
 back streamed.
 """
 
+import string
+from urllib.parse import quote
+
 import urllib3
 from flask import Response, stream_with_context
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -36,7 +39,9 @@ def _body(request):
 def forward(request, upstream, timeout=100.0):
     """Send ``request`` to ``upstream`` + server.php and stream Moodle's answer back."""
     url = upstream.rstrip("/") + SERVER_PATH
-    query = request.query_string.decode("latin-1")
+    # Raw bytes a client sent unencoded (é as two UTF-8 bytes) are percent-encoded once, as Moodle's PHP reads
+    # them; what was already encoded stays as it is.
+    query = quote(request.query_string, safe=string.punctuation)
     if query:
         url += "?" + query
     headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}
