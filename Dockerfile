@@ -4,7 +4,10 @@
 #   docker build -t alxbridge .
 #   docker run -d --name alxbridge -p 127.0.0.1:8000:8000 \
 #       -e ALX_DATABASE_URL='mysql+mysqldb://moodle:pw@db.example/moodle?charset=utf8mb4' \
-#       -e ALX_SECRET_KEY=... -e ALX_TRUSTED_PROXIES=1 alxbridge
+#       -e ALX_SECRET_KEY=... -e ALX_TRUSTED_PROXIES=1 -e ALX_RATELIMIT_STORAGE_URI=redis://redis:6379/0 alxbridge
+#
+# gunicorn.conf.py refuses to start on 0.0.0.0 without ALX_TRUSTED_PROXIES (a buffering proxy must be in front)
+# and with several workers on memory:// limiter storage (use Redis, or WEB_CONCURRENCY=1).
 
 FROM python:3.11-slim-bookworm AS build
 RUN apt-get update \

@@ -43,9 +43,14 @@ DEFAULTS = {
     "ALX_PASSWORD_SALTS": None,  # Moodle's passwordsaltmain (and passwordsaltalt*), comma-separated
     "ALX_ADMIN_LOGIN_LIMIT": "10/minute;50/hour",
     "ALX_SYNC_TICK_SECONDS": 30,  # the sync tick's interval; 0 turns it off (the hourly run stays)
+    "ALX_ADMIN_SESSION_LIFETIME": 43200,  # seconds from sign-in after which an admin session ends, busy or not
+    "ALX_MAX_REQUEST_BYTES": 8 * 1024 * 1024,  # PHP's default post_max_size: a larger body is never read
 }
 
-INTEGER_SETTINGS = {"ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES", "ALX_SYNC_TICK_SECONDS"}
+INTEGER_SETTINGS = {
+    "ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES", "ALX_SYNC_TICK_SECONDS",
+    "ALX_ADMIN_SESSION_LIFETIME", "ALX_MAX_REQUEST_BYTES",
+}  # fmt: skip
 
 
 def from_environment(environ=None):

@@ -6,11 +6,13 @@ Override any of them on the command line or in ``GUNICORN_CMD_ARGS`` (e.g. ``--b
 import multiprocessing
 import os
 
-# Loopback only: the site's reverse proxy (deploy/nginx-alxbridge.conf) is the one public entry.
+# Loopback only: the site's reverse proxy (deploy/nginx-alxbridge.conf) is the one public entry, and it buffers
+# request bodies for the gthread workers. A public bind is refused unless ALX_TRUSTED_PROXIES declares a proxy.
 bind = "127.0.0.1:8000"
 # gthread: a worker keeps telling the master it is alive while a thread streams a long export,
 # and the in-process scheduler's threads live beside the request threads.
 worker_class = "gthread"
+# Several workers need a shared limiter storage (ALX_RATELIMIT_STORAGE_URI=redis://…): memory:// is refused.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 8)))
 threads = 4
 # A 1000-row page answers in well under a second; a big export streams within this bound per chunk.
@@ -27,6 +29,16 @@ errorlog = "-"
 loglevel = "info"
 # Trust X-Forwarded-* only from the local proxy; ALX_TRUSTED_PROXIES sets how many hops the app trusts.
 forwarded_allow_ips = "127.0.0.1,::1"
+
+
+def on_starting(server):
+    """Refuse, in one line, settings that would weaken the limits or expose the workers (alxbridge.serving)."""
+    from alxbridge.serving import startup_problem
+    from config import from_environment
+
+    problem = startup_problem(from_environment(), server.cfg.workers, server.cfg.bind)
+    if problem:
+        raise SystemExit(f"alxbridge: {problem}")
 
 
 def post_fork(server, worker):

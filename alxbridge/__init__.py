@@ -34,6 +34,7 @@ def create_app(config=None):
         app.config.update(config)
     app.config["SECRET_KEY"] = _secret_key(app)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["ALX_RATELIMIT_STORAGE_URI"]
+    app.config["MAX_CONTENT_LENGTH"] = app.config["ALX_MAX_REQUEST_BYTES"]
     app.config.update(cache_config(app.config["ALX_CACHE_URL"]))
 
     proxies = app.config["ALX_TRUSTED_PROXIES"]

@@ -89,16 +89,19 @@ def create_token_command(username, service_shortname, valid_until, ip_restrictio
 def demo_command(companies, users, courses, seed, now, if_missing, replace):
     """Build a demo Moodle/IOMAD site in the configured database (never in a real site's)."""
     from .demo import build_demo_site, demo_site_present, read_demo_logins
+    from .demo.credentials import credentials_key
 
     if if_missing and replace:
         raise click.UsageError("--if-missing and --replace exclude each other")
     database = get_database()
+    key = credentials_key(current_app.secret_key)  # this install's: the source alone opens no demo
     if if_missing and demo_site_present(database):
-        logins = read_demo_logins(database)
+        logins = read_demo_logins(database, key)
     else:
         logins = build_demo_site(
-            database, companies=companies, users=users, courses=courses, seed=seed, now=now, replace=replace
-        )
+            database, companies=companies, users=users, courses=courses, seed=seed, now=now, replace=replace,
+            credentials_key=key,
+        )  # fmt: skip
     click.echo("\n".join(logins.lines()))
 
 

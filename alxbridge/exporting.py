@@ -10,8 +10,9 @@ The plugin's sections and 14 reporting columns, with its bugs fixed:
 * deleted rows (``is_deleted = 1``) only on request, with a Deleted column then;
 * tokens only of the plugin's service, shown as their first 8 characters, and with a company
   filter only those of the company's users (S9: the plugin listed every token of the site);
-* CSV cells that a spreadsheet would run as a formula get a leading apostrophe; the XLSX cells
-  are typed text, which never runs;
+* CSV values that a spreadsheet would run as a formula get an apostrophe before the formula, also
+  where a spreadsheet splitting on ``;`` or a tab (as Excel does in many locales) would start a
+  cell inside the value; the XLSX cells are typed text, which never runs;
 * dates are the site timezone's ``Y-m-d H:i:s``; IOMAD's ``company`` has no ``timecreated``,
   so the companies section has no Created column (the plugin printed 1970-01-01).
 """
@@ -20,6 +21,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 
@@ -47,7 +49,9 @@ FORMATS = {
 CHUNK = 1000  # reporting rows per query
 FLUSH_CHARS = 64 * 1024  # text handed to the server at a time
 FILE_CHUNK = 64 * 1024  # bytes of the XLSX file per response chunk
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")  # OWASP's list: a value starting so may run
+# A cell a spreadsheet may start inside a value: after a separator it may split on, then blanks, then a formula.
+FORMULA_AFTER_SEPARATOR = re.compile(r"([,;\t])(\s*)(?=[=+\-@])")
 REPORT_COLUMNS = (
     ("id", "ID"),
     ("userid", "User ID"),
@@ -281,8 +285,9 @@ def neutralise(value):
         return "Yes" if value else "No"
     if isinstance(value, float):
         return f"{value:.2f}"
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
+    if isinstance(value, str):
+        value = FORMULA_AFTER_SEPARATOR.sub(r"\1\2'", value)
+        return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
     return value
 
 

@@ -3,9 +3,10 @@
 The id comes from a sane ``X-Request-Id`` set by the proxy, else a new one; it is in Moodle's
 "unexpected error" message, so an admin can find the log line, and in the ``X-Request-Id`` header
 of every answer but the REST server's, whose headers stay exactly Moodle's.
-Only the path is logged, never the query string, and :class:`SecretMaskingFilter` rewrites
-``wstoken=…``, ``token=…`` and ``password=…`` in every record of the loggers it guards (the
-development server's access log quotes whole request lines).
+Only the path is logged, never the query string, and :class:`SecretMaskingFilter` rewrites the value
+of every ``name=value`` pair whose name PHP would read as ``wstoken``, ``token``, ``password`` (…) in
+every record of the loggers it guards (the development server's access log quotes whole request
+lines): ``%77stoken=`` and ``ws.token[]=`` are masked as ``wstoken=`` is.
 """
 
 import json
@@ -13,18 +14,28 @@ import logging
 import re
 import time
 import uuid
+from urllib.parse import unquote_plus
 
 from flask import g, request
 
+from .webservice.php_input import split_name
+
 access_log = logging.getLogger("alxbridge.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_SECRET = re.compile(r"(?i)\b(wstoken|token|password|privatetoken)=([^&\s\"']+)")
+_PAIR = re.compile(r"([^\s&?;\"'=]+)=([^&\s\"']+)")
+SECRET_NAMES = frozenset({"wstoken", "token", "password", "privatetoken", "wspassword"})
 # Loggers that print request lines; a logger's filter sees only records logged to that logger itself.
 GUARDED_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 
 
+def _is_secret_name(name):
+    """Whether PHP reads the (percent-encoded) ``name`` as one of :data:`SECRET_NAMES`, in any letter case."""
+    split = split_name(unquote_plus(name))
+    return split is not None and split[0].lower() in SECRET_NAMES
+
+
 def mask_secrets(text):
-    return _SECRET.sub(r"\1=***", text)
+    return _PAIR.sub(lambda pair: pair.group(1) + "=***" if _is_secret_name(pair.group(1)) else pair.group(0), text)
 
 
 class SecretMaskingFilter(logging.Filter):

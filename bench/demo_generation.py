@@ -6,7 +6,7 @@
 Absolute numbers say more about the machine than the code, so three things are measured back to back
 on the same database and compared:
 
-* generation only: iterating ``SiteGenerator(spec).rows()`` without a database;
+* generation only: iterating ``SiteGenerator(spec, KEY).rows()`` without a database;
 * the demo: the same rows generated and inserted by ``insert_rows`` (one transaction, all tables);
 * the baseline: as many rows of ``user_enrolments`` shape, near-constant, inserted with
   ``connection.execute(table.insert(), chunk)`` in chunks of the same size, in one transaction.
@@ -26,14 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alxbridge.database import Database, redacted
 from alxbridge.demo import demo_site_present, today_utc
+from alxbridge.demo.credentials import credentials_key
 from alxbridge.demo.site import DemoSpec, SiteGenerator
 from alxbridge.demo.store import CHUNK_ROWS, insert_rows, recreate_tables
 from alxbridge.schema import build_schema
 
+KEY = credentials_key()
+
 
 def generate_only(spec):
     started = time.perf_counter()
-    return sum(1 for _ in SiteGenerator(spec).rows()), time.perf_counter() - started
+    return sum(1 for _ in SiteGenerator(spec, KEY).rows()), time.perf_counter() - started
 
 
 def demo_inserts(database, spec):
@@ -42,7 +45,7 @@ def demo_inserts(database, spec):
         recreate_tables(connection, database.schema.metadata, drop_first=True)
     started = time.perf_counter()
     with database.begin() as connection:
-        written = sum(insert_rows(connection, database.tables, SiteGenerator(spec).rows()).values())
+        written = sum(insert_rows(connection, database.tables, SiteGenerator(spec, KEY).rows()).values())
     return written, time.perf_counter() - started
 
 

@@ -26,6 +26,7 @@ SIZE = ["--companies", "3", "--users", "120", "--courses", "10", "--seed", "7", 
 DEMO = ["alx", "demo", *SIZE]
 SCHEMA = build_schema(P)
 COMPARED_TABLES = [t.name for t in (*SCHEMA.moodle_core, *SCHEMA.iomad)]
+KEY = "a-credentials-key"
 
 
 @dataclass
@@ -42,8 +43,8 @@ class Demo:
         return self.rows(sql, **params)[0][0]
 
 
-def invoke(url, *args):
-    app = make_app(url)
+def invoke(url, *args, **settings):
+    app = make_app(url, **settings)
     try:
         return app.test_cli_runner().invoke(args=list(args))
     finally:
@@ -445,10 +446,18 @@ def test_same_seed_and_clock_build_the_same_site_and_replace_rebuilds_it(demo, n
             engine.dispose()
 
 
+def test_another_install_gets_other_demo_credentials_from_the_same_seed(demo, new_database):
+    with new_database(backend_of(demo.url)) as url:
+        other = invoke(url, *DEMO, ALX_SECRET_KEY="another-install")
+        assert other.exit_code == 0, other.output
+        assert printed_password(other.output) != printed_password(demo.output)
+        assert not {token for *_, token in printed_tokens(other.output)} & {t for *_, t in printed_tokens(demo.output)}
+
+
 def test_another_seed_builds_another_site():
     def users(seed):
         spec = DemoSpec(3, 120, 10, seed, NOW)
-        return [row for table, row in SiteGenerator(spec).rows() if table in ("user", "external_tokens")]
+        return [row for table, row in SiteGenerator(spec, KEY).rows() if table in ("user", "external_tokens")]
 
     assert users(7) == users(7)
     assert users(7) != users(8)

@@ -3,6 +3,8 @@
 import json
 import logging
 
+import pytest
+
 from alxbridge.requestlog import SecretMaskingFilter
 
 from .conftest import make_app
@@ -63,3 +65,14 @@ def test_logging_a_streamed_response_does_not_buffer_it(database_url, caplog):
         [line] = access_lines(caplog)
         assert len(produced) < 2 and line["bytes"] is None  # the test client itself pulls the first chunk
         assert b"".join(response.response) == b"ab"
+
+
+@pytest.mark.parametrize(
+    "query", ["%77stoken={}", "ws%74oken={}", "WSTOKEN={}", "+wstoken={}", "wstoken[]={}", "a=1&%70assword={}"]
+)
+def test_every_spelling_php_reads_as_a_secret_parameter_is_masked(query):
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, '"%s" %s', (f"GET /x?{query.format(TOKEN)} HTTP/1.1", 200), None
+    )
+    SecretMaskingFilter().filter(record)
+    assert TOKEN not in record.getMessage() and "=***" in record.getMessage()

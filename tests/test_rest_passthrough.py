@@ -156,6 +156,14 @@ def test_get_is_forwarded_and_the_answer_comes_back(site, moodle):
     assert response.data == moodle.body
 
 
+def test_raw_non_ascii_query_bytes_reach_moodle_percent_encoded_once(site, moodle):
+    query = f"wstoken={U10}&wsfunction={UNIMPLEMENTED}&name=Caf\u00e9 x&done=%C3%A9".encode()
+    site[0].test_client().get(SERVER, environ_overrides={"QUERY_STRING": query.decode("latin-1")}, base_url=BASE_URL)
+    assert (
+        forwarded(moodle)["path"] == f"{SERVER}?wstoken={U10}&wsfunction={UNIMPLEMENTED}&name=Caf%C3%A9%20x&done=%C3%A9"
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "content_type", "body"),
     [

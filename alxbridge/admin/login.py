@@ -1,7 +1,8 @@
 """Sign in with a Moodle site admin's username and password; sign out.
 
-Attempts are limited per client address and per username, and every refusal is logged with its
-reason (never the password); the page itself gives the same answer for every refusal.
+Attempts are limited per client address, and failures per account or known browser
+(:mod:`.login_limits`); every refusal is logged with its reason (never the password); the page itself
+gives the same answer for every refusal.
 """
 
 import logging
@@ -11,15 +12,18 @@ from werkzeug.utils import redirect
 
 from ..extensions import get_database, limiter
 from . import bp
-from .accounts import LoginRefused, authenticate
+from .accounts import LoginRefused, authenticate, find_account
+from .guard import error_page
+from .login_limits import FailedSignIns, remember_browser
 from .session import safe_next, sign_in, sign_out
 
 log = logging.getLogger(__name__)
 REFUSED = "Invalid login, please try again"  # Moodle's own wording
 
 
-def _username_key():
-    return "admin-login:" + (request.form.get("username") or "").strip().lower()
+def _page(target, error=None, username=""):
+    html = render_template("admin/login.html", title="Log in", error=error, username=username, next=target)
+    return html, 200 if error is None else 401
 
 
 def _salts():
@@ -28,37 +32,40 @@ def _salts():
 
 @bp.route("/login.php", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["ALX_ADMIN_LOGIN_LIMIT"], methods=["POST"], scope="admin-login-ip")
-@limiter.limit(
-    lambda: current_app.config["ALX_ADMIN_LOGIN_LIMIT"], methods=["POST"], key_func=_username_key,
-    scope="admin-login-user",
-)  # fmt: skip
 def login():
     target = safe_next(request.values.get("next"))
-    error = None
-    username = ""
-    if request.method == "POST":
-        username = (request.form.get("username") or "").strip()
-        database = get_database()
+    if request.method == "GET":
+        return _page(target)
+    username = (request.form.get("username") or "").strip()
+    database = get_database()
+    with database.connect() as connection:
+        account = find_account(connection, database.tables, username)
+        failures = FailedSignIns(account, username)
+        if failures.exhausted():
+            log.warning("admin login refused for username %r from %s: too many failed attempts", username[:100],
+                        request.remote_addr)  # fmt: skip
+            return error_page(429, "Too many attempts", "Too many failed attempts; wait a minute and try again.")
         try:
-            with database.connect() as connection:
-                admin = authenticate(
-                    connection, database.tables, username, request.form.get("password") or "", _salts()
-                )
+            admin = authenticate(
+                connection, database.tables, account, username, request.form.get("password") or "", _salts()
+            )
         except LoginRefused as refusal:
+            failures.count()
             log.warning("admin login refused for username %r from %s: %s", username[:100], request.remote_addr,
                         refusal.reason)  # fmt: skip
-            error = REFUSED
-        else:
-            sign_in(admin)
-            log.info("admin login: %s (id %s) from %s", admin.username, admin.id, request.remote_addr)
-            return redirect(target)
-    status = 200 if error is None else 401
-    return render_template("admin/login.html", title="Log in", error=error, username=username, next=target), status
+            return _page(target, REFUSED, username)
+        sign_in(connection, database.tables, admin)
+    log.info("admin login: %s (id %s) from %s", admin.username, admin.id, request.remote_addr)
+    response = redirect(target)
+    remember_browser(response, admin)
+    return response
 
 
 @bp.route("/logout.php", methods=["POST"])
 def logout():
-    sign_out()
+    database = get_database()
+    with database.connect() as connection:
+        sign_out(connection, database.tables)
     flash("You have been logged out.", "info")
     return redirect(url_for("admin.login"))
 

@@ -1,8 +1,9 @@
 """A demo Moodle/IOMAD site, so the bridge can be tried and tested without a real Moodle.
 
-``build_demo_site(database, companies=3, users=200, courses=12, seed=42, now=…)`` creates every
-table of the schema (Moodle core, IOMAD, the plugin's) and fills the Moodle and IOMAD ones with a
-deterministic site full of edge cases; ``read_demo_logins(database)`` prints its logins again.
+``build_demo_site(database, companies=3, users=200, courses=12, seed=42, now=…, credentials_key=…)`` creates
+every table of the schema (Moodle core, IOMAD, the plugin's) and fills the Moodle and IOMAD ones with a
+deterministic site full of edge cases; ``read_demo_logins(database, credentials_key)`` prints its logins
+again. Without a credentials key (:mod:`.credentials`) the admin password and tokens are random.
 The content is made in :mod:`.site`, written and read back in :mod:`.store`. No Flask here: the
 ``alx demo`` command, tests and the benchmark call these functions directly.
 """
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..database import redacted
 from . import catalog
+from .credentials import credentials_key as new_credentials_key
 from .errors import DemoError, DemoSiteExists, NotADemoSite
 from .site import DemoSpec, SiteGenerator
 from .store import insert_rows, inspect_site, read_logins, recreate_tables
@@ -104,7 +106,9 @@ def demo_site_present(database):
     return _site_state(database).is_demo
 
 
-def build_demo_site(database, *, companies=3, users=200, courses=12, seed=42, now=None, replace=False):
+def build_demo_site(
+    database, *, companies=3, users=200, courses=12, seed=42, now=None, replace=False, credentials_key=None
+):
     """Write a demo site into ``database`` and return its :class:`DemoLogins`.
 
     Refuses (:class:`NotADemoSite`) to touch a real site; an existing demo site is rebuilt only
@@ -118,24 +122,26 @@ def build_demo_site(database, *, companies=3, users=200, courses=12, seed=42, no
             f"{_location(database)} already holds a demo site (seed {state.seed}); "
             "use --replace to rebuild it or --if-missing to keep it"
         )
+    key = credentials_key or new_credentials_key()
     started = time.perf_counter()
     try:
         with database.begin() as connection:
             recreate_tables(connection, database.schema.metadata, drop_first=bool(state.tables))
         with database.begin() as connection:
-            written = insert_rows(connection, database.tables, SiteGenerator(spec).rows())
+            written = insert_rows(connection, database.tables, SiteGenerator(spec, key).rows())
     except DBAPIError as error:
         reason = " ".join(str(error.orig).split())[:300]
         raise DemoError(f"could not write the demo site into {_location(database)}: {reason}") from None
     seconds = time.perf_counter() - started
-    logins = read_demo_logins(database)
+    logins = read_demo_logins(database, key)
     return dataclasses.replace(logins, rows_written=sum(written.values()), seconds=seconds)
 
 
-def read_demo_logins(database):
-    """The logins of the demo site in ``database``, read back from its tables."""
+def read_demo_logins(database, credentials_key=None):
+    """The logins of the demo site in ``database``, read back from its tables; the admin password only with the
+    ``credentials_key`` it was built with."""
     with database.connect() as connection:
-        logins = read_logins(connection, database.schema, database.now())
+        logins = read_logins(connection, database.schema, database.now(), credentials_key)
     if logins is None:
         raise NotADemoSite(f"{_location(database)} is not a demo site (no {catalog.MARKER} row)")
     return DemoLogins(_location(database), logins.seed, logins.admin_username, logins.admin_password, logins.tokens)

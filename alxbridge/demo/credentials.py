@@ -1,12 +1,16 @@
-"""Passwords and password hashes of the demo site, all derived from the seed.
+"""Passwords, password hashes and tokens of the demo site, derived from the seed and a credentials key.
 
-Deriving them from the seed (instead of ``os.urandom``) keeps two builds with the same seed
-identical row for row, and lets ``--if-missing`` print the admin password again without storing it.
+The key is secret and differs per install (``alx demo`` derives it from the app's secret key, itself
+random per install unless ``ALX_SECRET_KEY`` is set), so the source alone opens no demo site. Deriving
+instead of drawing from ``os.urandom`` keeps two builds of one install with the same seed identical
+row for row, and lets ``--if-missing`` print the admin password again without storing it.
 """
 
 import base64
 import hashlib
+import hmac
 import random
+import secrets
 
 import bcrypt
 
@@ -20,9 +24,29 @@ def _bcrypt_base64(data):
     return base64.b64encode(data).rstrip(b"=").translate(_TO_BCRYPT_B64).decode("ascii")
 
 
-def admin_password(seed):
+def credentials_key(app_secret=None):
+    """The demo's credentials key: derived from ``app_secret`` (one per install), else a random one."""
+    if app_secret is None:
+        return secrets.token_hex(32)
+    return hmac.new(app_secret.encode("utf-8"), b"alxbridge-demo-credentials", hashlib.sha256).hexdigest()
+
+
+def _derived(key, label, hex_digits):
+    return hmac.new(key.encode("ascii"), label.encode("utf-8"), hashlib.sha512).hexdigest()[:hex_digits]
+
+
+def token(key, seed, number):
+    """The ``number``-th web service token: 32 hex characters, as Moodle's."""
+    return _derived(key, f"token:{seed}:{number}", 32)
+
+
+def private_token(key, seed, number):
+    return _derived(key, f"privatetoken:{seed}:{number}", 64)
+
+
+def admin_password(seed, key):
     """A password that passes Moodle's default policy (upper, lower, digit, symbol; 8+ characters)."""
-    rng = random.Random(f"alxbridge-demo-admin-password:{seed}")
+    rng = random.Random(_derived(key, f"admin-password:{seed}", 64))
     groups = (
         rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ")
         + rng.choice("abcdefghijkmnpqrstuvwxyz")

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from . import catalog
-from .credentials import admin_password, moodle_bcrypt, placeholder_hash
+from .credentials import admin_password, moodle_bcrypt, placeholder_hash, private_token, token
 from .errors import DemoError
 
 DAY = 86400
@@ -136,8 +136,9 @@ def make_username(firstname, lastname, userid):
 class SiteGenerator:
     """Rows of one demo site; call :meth:`rows` once."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, credentials_key):
         self.spec = spec.check()
+        self.credentials_key = credentials_key  # see .credentials: the secrets differ per install
         self.now = spec.now
         self.rng = random.Random(spec.seed)
         self._counters = defaultdict(lambda: itertools.count(1))
@@ -438,7 +439,7 @@ class SiteGenerator:
         guest = Person(self.new_id("user"), "Guest user", " ", (), username="guest")
         yield from self.user_rows(guest, created, email="root@localhost", password=placeholder_hash(self.spec.seed, 1))
         admin = Person(self.new_id("user"), "Admin", "User", (), username="admin")
-        password = moodle_bcrypt(admin_password(self.spec.seed), self.spec.seed)
+        password = moodle_bcrypt(admin_password(self.spec.seed, self.credentials_key), self.spec.seed)
         yield from self.user_rows(admin, created, email="admin@example.org", password=password)
         for number, person in enumerate(self.people(), 1):
             yield from self.person_rows(person)
@@ -763,12 +764,13 @@ class SiteGenerator:
             (self.owners["other"], "other", {}),
         ]
         for userid, service, overrides in tokens:
+            number = self.new_id("external_tokens")
             yield (
                 "external_tokens",
                 {
-                    "id": self.new_id("external_tokens"),
-                    "token": f"{self.rng.getrandbits(128):032x}",
-                    "privatetoken": f"{self.rng.getrandbits(256):064x}",
+                    "id": number,
+                    "token": token(self.credentials_key, self.spec.seed, number),
+                    "privatetoken": private_token(self.credentials_key, self.spec.seed, number),
                     "tokentype": 0,
                     "userid": userid,
                     "externalserviceid": service_ids[service],

@@ -110,12 +110,12 @@ class Logins:
     tokens: tuple
 
 
-def read_logins(connection, schema, now):
+def read_logins(connection, schema, now, credentials_key=None):
     """The admin login and, per company, the first token that works for the plugin's service (None: no demo).
 
     "Works" is what the web service checks: permanent, not expired at ``now``, no IP restriction,
     owner active and in the company, service enabled. The password is re-derived from the seed in
-    the marker and shown only if the stored hash still verifies.
+    the marker and ``credentials_key``, and shown only if the stored hash still verifies.
     """
     t = schema.tables
     seed = marker_seed(connection, schema, set(sa.inspect(connection).get_table_names()))
@@ -124,7 +124,7 @@ def read_logins(connection, schema, now):
     admins = connection.execute(sa.select(t.config.c.value).where(t.config.c.name == "siteadmins")).scalar() or ""
     admin_id = int(admins.split(",")[0]) if admins.split(",")[0].strip().isdigit() else 2
     admin = connection.execute(sa.select(t.user.c.username, t.user.c.password).where(t.user.c.id == admin_id)).first()
-    password = admin_password(seed) if admin else None
+    password = admin_password(seed, credentials_key) if admin and credentials_key else None
     if password is not None and not verify_bcrypt(password, admin.password):
         password = None
 

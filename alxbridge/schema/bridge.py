@@ -1,9 +1,9 @@
-"""The bridge's own tables (``{prefix}local_alxbridge_*``): sync state the plugin's tables have no room for.
+"""The bridge's own tables (``{prefix}local_alxbridge_*``): state the plugin's tables have no room for.
 
 The plugin's six tables stay exactly as its ``install.xml`` defines them; everything the single
 writer needs to be exact and restartable (committed versions per company, source fingerprints,
-run records, job locks) lives here, declared with the same XMLDB rules so ``repair-tables`` treats
-them like the plugin's.
+run records, job locks), and the admin pages' server-side sessions, live here, declared with the
+same XMLDB rules so ``repair-tables`` treats them like the plugin's.
 """
 
 from .xmldb import TableSpec, char, index, integer, text, unique
@@ -110,4 +110,19 @@ LOG_TAIL = TableSpec(
     (unique("store", "store"),),
 )
 
-BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL)
+
+ADMIN_SESSION = TableSpec(
+    "local_alxbridge_admin_session",
+    "Signed-in admin page sessions: a session cookie is valid only while its row exists",
+    (
+        char("sid_hash", 64),  # sha256 of the random session id in the signed cookie
+        integer("userid"),
+        integer("timecreated"),  # the absolute lifetime counts from here
+    ),
+    (
+        unique("sid_hash", "sid_hash"),
+        index("timecreated", "timecreated"),
+    ),
+)
+
+BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL, ADMIN_SESSION)

@@ -5,6 +5,7 @@ same error for the same broken token. Two writes happen here, as in Moodle: an e
 deleted, and ``lastaccess`` is refreshed at most once a minute.
 """
 
+import hmac
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -59,7 +60,8 @@ def _site_and_token_query(tables):
         for name in SITE_SWITCHES
     )
     columns = (
-        t.c.id, t.c.userid, t.c.externalserviceid, t.c.contextid, t.c.iprestriction, t.c.validuntil, t.c.lastaccess,
+        t.c.id, t.c.token, t.c.userid, t.c.externalserviceid, t.c.contextid, t.c.iprestriction, t.c.validuntil,
+        t.c.lastaccess,
         context.c.id.label("context_found"), context.c.path.label("context_path"),
         *(user.c[name].label(f"user_{name}") for name in USER_COLUMNS),
     )  # fmt: skip
@@ -72,15 +74,20 @@ def _site_and_token_query(tables):
     )
 
 
+def _is_stored_token(row, token):
+    """The token as stored, byte for byte: MySQL's collation also matches other cases, trailing spaces and
+    accented letters, and each such spelling would otherwise be a working token with a limit of its own."""
+    return row["id"] is not None and hmac.compare_digest(row["token"].encode("utf-8"), token.encode("utf-8"))
+
+
 def read_site_and_token(connection, tables, token):
     """``(config, token_row)``: the site switches present in ``mdl_config`` and the token's row, ``None`` for a
-    token that is unknown (or not a string). ``context_found`` and ``user_*`` are ``None`` when the token
-    points at a missing record."""
-    row = connection.execute(
-        _site_and_token_query(tables), {"token": token if isinstance(token, str) else None}
-    ).mappings().one()  # fmt: skip
+    token that is unknown, not a string, or not spelled exactly as stored. ``context_found`` and ``user_*``
+    are ``None`` when the token points at a missing record."""
+    token = token if isinstance(token, str) else None
+    row = connection.execute(_site_and_token_query(tables), {"token": token}).mappings().one()
     config = {name: row[f"config_{name}"] for name in SITE_SWITCHES if row[f"config_{name}"] is not None}
-    return config, (row if row["id"] is not None else None)
+    return config, (row if token is not None and _is_stored_token(row, token) else None)
 
 
 def check_site_switches(config):

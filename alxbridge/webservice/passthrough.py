@@ -5,8 +5,12 @@ is no open proxy. Method, query, body and content type go as received; status, h
 back streamed.
 """
 
+import string
+from urllib.parse import quote
+
 import urllib3
 from flask import Response, stream_with_context
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .exceptions import MoodleError
 
@@ -24,10 +28,20 @@ def upstream_unreachable(reason):
     )
 
 
+def _body(request):
+    """The body to forward; none past ``ALX_MAX_REQUEST_BYTES``, which stays unread (as :mod:`.call` leaves it)."""
+    try:
+        return request.get_data() or None
+    except RequestEntityTooLarge:
+        return None
+
+
 def forward(request, upstream, timeout=100.0):
     """Send ``request`` to ``upstream`` + server.php and stream Moodle's answer back."""
     url = upstream.rstrip("/") + SERVER_PATH
-    query = request.query_string.decode("latin-1")
+    # Raw bytes a client sent unencoded (é as two UTF-8 bytes) are percent-encoded once, as Moodle's PHP reads
+    # them; what was already encoded stays as it is.
+    query = quote(request.query_string, safe=string.punctuation)
     if query:
         url += "?" + query
     headers = {name: value for name, value in request.headers.items() if name.lower() not in HOP_BY_HOP}
@@ -35,7 +49,7 @@ def forward(request, upstream, timeout=100.0):
     headers["X-Forwarded-For"] = forwarded_for
     try:
         answer = _pool.request(
-            request.method, url, body=request.get_data() or None, headers=headers,
+            request.method, url, body=_body(request), headers=headers,
             preload_content=False, redirect=False, retries=False, timeout=timeout,
         )  # fmt: skip
     except urllib3.exceptions.HTTPError as error:

@@ -18,7 +18,7 @@ SETTINGS_KEYS = (
 )
 
 
-def _split_name(name):
+def split_name(name):
     """``a.b[x][]`` → (``a_b``, [``x``, ``""``]); ``None`` for a name PHP ignores."""
     name = name.lstrip(" ")
     bracket = name.find("[")
@@ -58,7 +58,7 @@ def php_parse(pairs):
     """Key/value pairs in request order → PHP's nested array (dicts keyed by strings)."""
     result = {}
     for name, value in pairs:
-        split = _split_name(name)
+        split = split_name(name)
         if split is None:
             continue
         base, segments = split

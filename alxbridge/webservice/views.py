@@ -20,7 +20,7 @@ from .exceptions import (
 )
 from .functions import CallContext
 from .passthrough import SERVER_PATH, forward
-from .registry import FUNCTIONS
+from .registry import names_a_bridge_function
 from .rendering import error_body, headers_for
 from .server import AuthenticationFailed, execute
 from .throttle import shielded
@@ -61,9 +61,20 @@ def _error_response(error, response_format):
     return _respond(body, response_format)
 
 
-def _is_passed_through(call):
-    upstream = current_app.config["ALX_MOODLE_UPSTREAM"]
-    return bool(upstream) and isinstance(call.function, str) and call.function not in FUNCTIONS and call.function
+def _is_passed_through(call, database):
+    """A named function, an upstream to send it to, and not a function the bridge answers in any spelling."""
+    if not (current_app.config["ALX_MOODLE_UPSTREAM"] and isinstance(call.function, str) and call.function):
+        return False
+    with database.connect() as connection:
+        return not names_a_bridge_function(connection, database.tables, call.function)
+
+
+def _forward(call):
+    try:
+        return forward(request, current_app.config["ALX_MOODLE_UPSTREAM"])
+    except MoodleError as error:  # the upstream cannot be reached: still a Moodle envelope, never a 500
+        log.error("request %s: pass-through of %s failed: %s", g.request_id, call.function, _loggable(error.debuginfo))
+        return _error_response(error, call.format)
 
 
 def _context(database, connection):
@@ -78,16 +89,10 @@ def _context(database, connection):
 @shielded
 def server():
     call = current_call()
-    if _is_passed_through(call):
-        try:
-            return forward(request, current_app.config["ALX_MOODLE_UPSTREAM"])
-        except MoodleError as error:  # the upstream cannot be reached: still a Moodle envelope, never a 500
-            log.error(
-                "request %s: pass-through of %s failed: %s", g.request_id, call.function, _loggable(error.debuginfo)
-            )
-            return _error_response(error, call.format)
     database = get_database()
     try:
+        if _is_passed_through(call, database):
+            return _forward(call)
         with database.connect() as connection:
             # Rendering happens inside: a value PHP cannot encode becomes an envelope too.
             body = execute(connection, database.tables, call, _context(database, connection))

@@ -35,12 +35,14 @@ class AdminSite(SiteBuilder):
         self.teacher = self.user("Tom", "Teacher", username="teacher", password=moodle_bcrypt(TEACHER_PASSWORD, 2))
 
 
-def sign_in(client, username="admin", password=ADMIN_PASSWORD, next_path=None):
-    page = client.get(f"{PREFIX}/login.php")
+def sign_in(client, username="admin", password=ADMIN_PASSWORD, next_path=None, address="127.0.0.1"):
+    """Sign in through the login page, from the client address ``address``."""
+    environ = {"REMOTE_ADDR": address}
+    page = client.get(f"{PREFIX}/login.php", environ_base=environ)
     data = {"username": username, "password": password, "csrf_token": csrf_token(page.get_data(as_text=True))}
     if next_path:
         data["next"] = next_path
-    return client.post(f"{PREFIX}/login.php", data=data)
+    return client.post(f"{PREFIX}/login.php", data=data, environ_base=environ)
 
 
 def post_form(client, path, data=None, page=None):

@@ -277,3 +277,17 @@ def test_an_export_without_matching_rows_still_has_the_column_headers(admin_clie
     response = download(admin_client, format="csv", timerange="1h", status="not_started")
     found = sections(response.get_data().decode("utf-8-sig"))
     assert found["Reporting Data (Last Hour)"] == [HEADERS]
+
+
+def test_formulas_after_a_line_break_or_another_separator_are_neutralised(admin_client, site, data):
+    """Excel in a ``;`` locale splits ``Smith;=1+1`` into two cells; a leading line feed does not stop a formula."""
+    company = site.company("Separators Ltd")
+    hostile = {"\n=1+1": "'\n=1+1", "Smith;=1+1": "Smith;'=1+1", "Doe;\t@SUM(A1)": "Doe;\t'@SUM(A1)",
+               "Ray\t-2": "Ray\t'-2", "a, +b": "a, '+b", "Mary-Jane; Lee": "Mary-Jane; Lee"}  # fmt: skip
+    for number, lastname in enumerate(hostile):
+        site._insert(site.tables.local_alx_api_reporting, userid=50 + number, companyid=company, courseid=7,
+                     firstname="F", lastname=lastname, email="f@example.com", coursename="C", last_updated=1,
+                     created_at=data["now"], updated_at=data["now"])  # fmt: skip
+    text = download(admin_client, format="csv", timerange="all", companyid=str(company)).get_data().decode("utf-8-sig")
+    report = sections(text)["Reporting Data (All Time)"]
+    assert sorted(r[5] for r in report[1:]) == sorted(hostile.values())

@@ -3,12 +3,15 @@
 import crypt
 import hashlib
 import logging
+import time
 
 import pytest
 import sqlalchemy as sa
 
 from ..conftest import make_app
 from .support import ADMIN_PASSWORD, PREFIX, TEACHER_PASSWORD, csrf_token, sign_in
+
+SESSION_COOKIE = "AlxBridgeSession"
 
 
 def set_password(site, userid, stored):
@@ -20,7 +23,7 @@ def test_a_site_admin_signs_in_and_lands_on_the_page_asked_for(app, site):
     response = sign_in(client, next_path=f"{PREFIX}/login.php?x=1")
     assert response.status_code == 302
     assert response.headers["Location"] == f"{PREFIX}/login.php?x=1"
-    cookie = response.headers["Set-Cookie"]
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("AlxBridgeSession=")]
     assert "AlxBridgeSession=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert f"Path={PREFIX}/" in cookie
 
@@ -35,7 +38,7 @@ def test_the_session_cookie_is_secure_behind_https(app, site):
         data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": csrf_token(page.get_data(as_text=True))},
     )
     assert response.status_code == 302
-    assert "Secure" in response.headers["Set-Cookie"]
+    assert all("Secure" in cookie for cookie in response.headers.getlist("Set-Cookie"))
 
 
 def test_a_wrong_password_is_refused_and_logged_without_the_password(app, site, caplog):
@@ -96,8 +99,12 @@ def test_a_password_change_in_moodle_ends_the_bridge_session(app, site, admin_cl
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/x", "/admin/index.php", f"{PREFIX}//evil.example", "/\\evil"]
-)
+    "target",
+    [
+        "https://evil.example/", "//evil.example/x", "/admin/index.php", f"{PREFIX}//evil.example", "/\\evil",
+        f"{PREFIX}/../../evil", f"{PREFIX}/%2e%2e/%2E%2E/evil", f"{PREFIX}/./../admin/index.php?x=1",
+    ],
+)  # fmt: skip
 def test_next_never_leaves_the_admin_pages(app, site, target):
     response = sign_in(app.test_client(), next_path=target)
     assert response.status_code == 302
@@ -123,3 +130,74 @@ def test_logout_needs_the_csrf_token_and_ends_the_session(app, site, admin_clien
     response = admin_client.post(f"{PREFIX}/logout.php", data={"csrf_token": csrf_token(html)})
     assert response.status_code == 302
     assert admin_client.get(f"{PREFIX}/ajax_stats.php").status_code == 401
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(app, site, admin_client):
+    copy = app.test_client()
+    copy.set_cookie(SESSION_COOKIE, admin_client.get_cookie(SESSION_COOKIE, path=f"{PREFIX}/").value, path=f"{PREFIX}/")
+    assert copy.get(f"{PREFIX}/ajax_stats.php").status_code == 200
+    html = admin_client.get(f"{PREFIX}/login.php").get_data(as_text=True)
+    assert admin_client.post(f"{PREFIX}/logout.php", data={"csrf_token": csrf_token(html)}).status_code == 302
+    assert copy.get(f"{PREFIX}/ajax_stats.php").status_code == 401
+
+
+def test_a_busy_session_still_ends_after_its_absolute_lifetime(app, site, admin_client):
+    sessions = site.tables.local_alxbridge_admin_session
+    assert admin_client.get(f"{PREFIX}/ajax_stats.php").status_code == 200
+    started_long_ago = int(time.time()) - app.config["ALX_ADMIN_SESSION_LIFETIME"] - 1
+    with site.database.begin() as connection:
+        connection.execute(
+            sa.update(sessions).where(sessions.c.userid == site.admin).values(timecreated=started_long_ago)
+        )
+    assert admin_client.get(f"{PREFIX}/ajax_stats.php").status_code == 401
+
+
+@pytest.mark.parametrize("auth", ["nologin", "ldap"])
+def test_an_admin_switched_to_another_authentication_loses_the_session(app, site, admin_client, auth):
+    assert admin_client.get(f"{PREFIX}/ajax_stats.php").status_code == 200
+    site.update_user(site.admin, auth=auth)
+    try:
+        assert admin_client.get(f"{PREFIX}/ajax_stats.php").status_code == 401
+    finally:
+        site.update_user(site.admin, auth="manual")
+
+
+def test_strangers_failures_do_not_lock_the_admin_out_of_a_browser_they_signed_in_from(database_url, site):
+    app = make_app(database_url, ALX_ADMIN_LOGIN_LIMIT="3/minute")
+    browser = app.test_client()
+    assert sign_in(browser).status_code == 302
+    strangers = [sign_in(app.test_client(), password="guess", address=f"192.0.2.{n}").status_code for n in range(5)]
+    assert strangers == [401, 401, 401, 429, 429]  # the account's allowance for unknown browsers is used up
+    assert sign_in(app.test_client(), address="192.0.2.99").status_code == 429
+    assert sign_in(browser, address="198.51.100.7").status_code == 302
+
+
+def test_a_known_browser_gets_only_its_own_failure_allowance(database_url, site):
+    app = make_app(database_url, ALX_ADMIN_LOGIN_LIMIT="3/minute")
+    browser = app.test_client()
+    assert sign_in(browser).status_code == 302
+    attempts = [sign_in(browser, password="guess", address=f"192.0.2.{n}").status_code for n in range(4)]
+    assert attempts == [401, 401, 401, 429]
+
+
+def _refusal_seconds(app, username, password, rounds=3):
+    """The fastest of ``rounds`` refused sign-ins (the floor is what an attacker's timing measures)."""
+    client = app.test_client()
+    html = client.get(f"{PREFIX}/login.php").get_data(as_text=True)
+    data = {"username": username, "password": password, "csrf_token": csrf_token(html)}
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        assert client.post(f"{PREFIX}/login.php", data=data).status_code == 401
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def test_every_refusal_costs_as_much_as_checking_a_bcrypt_password(app, site):
+    sha512 = crypt.crypt("Sam-Pass-1", crypt.mksalt(crypt.METHOD_SHA512))
+    site.user("Sam", "Sha", username="sam.sha", password=sha512)
+    site.user("Lee", "Ldap", username="lee.ldap", password="not cached", auth="ldap")
+    site.user("Mo", "Md5", username="mo.md5", password=hashlib.md5(b"Mo-Pass-1", usedforsecurity=False).hexdigest())
+    bcrypt_admin = _refusal_seconds(app, "admin", "Wrong-Pass-1")
+    for username in ("sam.sha", "lee.ldap", "mo.md5", "nobody.here"):
+        assert _refusal_seconds(app, username, "Wrong-Pass-1") > 0.6 * bcrypt_admin, username

@@ -1,0 +1,65 @@
+"""Spellings that MariaDB's ``utf8mb4_unicode_ci`` treats as equal (case, trailing spaces, accents) on server.php.
+
+The database finds a row for such a spelling; the bridge accepts only the stored value itself, so no
+spelling becomes a second working token with an abuse-shield allowance of its own, and no spelling of a
+function the bridge answers is passed through to Moodle (where the PHP plugin would run it).
+"""
+
+import pytest
+
+from .conftest import make_app
+from .reference_site import load_reference_site
+from .rest_support import (
+    PROGRESS,
+    RELAXED_LIMITS,
+    SITE_INFO,
+    U10,
+    assert_moodle_response,
+    call,
+    envelope,
+    recorded_site_info,
+)
+from .test_rest_passthrough import Upstream
+
+INVALID_TOKEN = envelope("json", "moodle_exception", "invalidtoken", "Invalid token - token not found")
+TOKEN_SPELLINGS = {
+    "upper case": U10.upper(),
+    "trailing space": U10 + " ",
+    "accented letter": U10.replace("a", "á", 1),
+}
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with Upstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app(mysql_url, upstream):
+    app = make_app(mysql_url, ALX_MOODLE_UPSTREAM=upstream.url, **RELAXED_LIMITS)
+    load_reference_site(app.extensions["alx_database"])
+    yield app
+    app.extensions["alx_database"].engine.dispose()
+
+
+def site_info(client, token):
+    return call(client, [("wstoken", token), ("wsfunction", SITE_INFO), ("moodlewsrestformat", "json")])
+
+
+def test_the_stored_token_itself_still_works(app):
+    assert_moodle_response(site_info(app.test_client(), U10), "json", recorded_site_info("json"))
+
+
+@pytest.mark.parametrize("spelling", TOKEN_SPELLINGS.values(), ids=TOKEN_SPELLINGS.keys())
+def test_a_token_spelling_the_collation_equates_is_an_invalid_token(app, spelling):
+    assert_moodle_response(site_info(app.test_client(), spelling), "json", INVALID_TOKEN)
+
+
+@pytest.mark.parametrize("spelling", [PROGRESS + " ", PROGRESS.upper(), PROGRESS.replace("o", "ó", 1)])
+def test_a_spelling_of_a_bridge_function_is_never_passed_through(app, upstream, spelling):
+    upstream.seen.clear()
+    response = call(app.test_client(), [("wstoken", U10), ("wsfunction", spelling), ("moodlewsrestformat", "json")])
+    assert upstream.seen == []
+    assert_moodle_response(response, "json")
+    assert response.json["errorcode"] == "invalidrecord"
