@@ -1,6 +1,7 @@
 """Random Moodle changes between hourly runs: after every run each company's live reporting rows equal a
 full recompute from Moodle's tables, whether the run finds changes from the standard log or by scanning
-the tables (SQLite and MariaDB).
+the tables (SQLite and MariaDB). With the log on, sync ticks come between the changes and the hourly
+runs, and after every tick the rows equal a full recompute too: every change made here is logged.
 
 Every change is made as Moodle makes it (``SiteBuilder`` stamps rows and, with the log store on, logs the
 event); company membership moves, which IOMAD neither stamps nor logs, are among them.
@@ -15,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 
 from alxbridge.sync.progress import PROGRESS_COLUMNS, compute_company_progress
 from alxbridge.sync.runs import run_sync
+from alxbridge.sync.tick import run_tick
 
 from .sitebuilder import DAY, Clock, SiteBuilder
 
@@ -58,12 +60,25 @@ class SyncMachine(RuleBasedStateMachine):
         self.site.clock.advance(2 * 3600)
         result = run_sync(self.site.database)
         assert not result.failed, result.summary()
+        self.assert_rows_are_recomputed()
+
+    def assert_rows_are_recomputed(self):
         for company in (self.company, self.other_company):
             assert live_rows(self.site, company) == recomputed(self.site, company)
 
     @rule()
     def sync(self):
         self.hourly_run()
+
+    @precondition(lambda self: self.logged)
+    @rule()
+    def tick(self):
+        """A sync tick 30 s later: no enrolment starts or ends by time within the ticks between hourly runs
+        (they start a day back and end at least half an hour on), so every change is one the log names."""
+        self.site.clock.advance(30)
+        result = run_tick(self.site.database)
+        assert result.skipped_because is None, result.summary()
+        self.assert_rows_are_recomputed()
 
     def _enrolled(self, data):
         return data.draw(st.sampled_from(sorted(self.enrolments)))
