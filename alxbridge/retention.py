@@ -64,7 +64,7 @@ def purges(tables, settings, now):
     """What to delete as of ``now`` under ``settings``."""
     logs, alerts, runs = tables.local_alx_api_logs, tables.local_alx_api_alerts, tables.local_alxbridge_sync_run
     cache, reporting = tables.local_alx_api_cache, tables.local_alx_api_reporting
-    sessions = tables.local_alxbridge_read_session
+    sessions, quota = tables.local_alxbridge_read_session, tables.local_alxbridge_quota
     found = []
     if settings.log_retention_days > 0:
         cutoff = now - settings.log_retention_days * DAY
@@ -82,6 +82,8 @@ def purges(tables, settings, now):
             _tombstone_horizons(tables, now),
         ),
         Purge("finished read sessions", sessions, _finished_read_sessions(sessions, now)),
+        # A day's quota count is read on that day only; two days back covers every timezone's "today".
+        Purge("past quota days", quota, quota.c.day < now - 2 * DAY),
     ]
     return found
 

@@ -60,6 +60,17 @@ def test_expired_cache_rows_are_deleted(site):
         assert connection.execute(sa.select(cache.c.cache_key)).scalars().all() == ["live"]
 
 
+def test_quota_days_older_than_two_days_are_deleted(site):
+    quota = site.tables.local_alxbridge_quota
+    with site.database.begin() as connection:
+        for userid, days_back in ((2, 3), (2, 1), (3, 0)):
+            day = site.now - days_back * DAY
+            connection.execute(sa.insert(quota).values(userid=userid, day=day, calls=5, timemodified=day))
+    assert run_retention(site.database)["past quota days"] == 1
+    with site.database.connect() as connection:
+        assert sorted(connection.execute(sa.select(quota.c.userid, quota.c.calls)).all()) == [(2, 5), (3, 5)]
+
+
 def test_old_tombstones_are_purged_and_the_company_horizon_moves(site):
     reporting = site.tables.local_alx_api_reporting
     old = site.now - (TOMBSTONE_RETENTION_DAYS + 1) * DAY

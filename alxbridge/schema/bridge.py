@@ -125,4 +125,19 @@ ADMIN_SESSION = TableSpec(
     ),
 )
 
-BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL, ADMIN_SESSION)
+DAILY_QUOTA = TableSpec(
+    "local_alxbridge_quota",
+    "The daily quota's count per token owner and local day, admitted with one conditional update",
+    (
+        integer("userid"),
+        integer("day"),  # the unix time of the local midnight the day starts at (site timezone)
+        # The plugin's count: the user's calls logged since that midnight (the day's first rejection included).
+        integer("calls", default="0"),
+        integer("timemodified", default="0"),
+    ),
+    # No index on day alone: the update must find its row through the unique key (an index on day let MariaDB
+    # lock rows of other users and deadlock); retention scans this small table.
+    (unique("userid_day", "userid", "day"),),
+)
+
+BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL, ADMIN_SESSION, DAILY_QUOTA)

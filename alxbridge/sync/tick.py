@@ -13,8 +13,8 @@ rolled-back insert, or an id the server skipped), and should its event commit la
 hourly run, which re-reads an hour of the log before its watermark, recomputes what it names.
 
 What the tick leaves to the hourly and daily runs: companies that need a full recompute, changes
-Moodle does not log (enrolments reaching their start or end time, direct database edits), course
-exposure changed in the plugin's settings, and membership changes IOMAD does not log. It never
+Moodle does not log (enrolments reaching their start or end time, direct database edits), and
+companies no event touches (their rows wait for the hourly run, whatever else changed there). It never
 moves a company's watermark or baselines, so the hourly run still looks at everything since its
 own last run. Its rows, versions, cache clears and its place in the log commit in one transaction:
 a tick killed half-way leaves every company and the log position as they were.
@@ -180,11 +180,12 @@ def _shortlists(connection, tables, changes):
     }
     shortlists = []
     for cid in sorted(touched):
-        stored = decode_courses(states[cid].exposed_courses)
-        # Exposure chosen in the plugin's settings moves with the hourly run; a course the events show
-        # hidden or shown moves now (its rows become tombstones, or are written whole).
-        changed_courses = frozenset(changes.courses & (exposed_now[cid] | stored))
-        course_ids = frozenset((exposed_now[cid] & stored) | (changed_courses & exposed_now[cid]))
+        exposed, stored = exposed_now[cid], decode_courses(states[cid].exposed_courses)
+        # A company the tick writes is written as it is exposed now: courses the events name, and those whose
+        # exposure changed since the hourly run stored it (shown, hidden, enabled in the company's settings:
+        # by an earlier tick or with no event), are recomputed whole, or become tombstones.
+        changed_courses = frozenset((changes.courses & (exposed | stored)) | (exposed ^ stored))
+        course_ids = exposed
         users = frozenset(u for u in changes.users if cid in companies_of.get(u, ()))
         rows = frozenset(
             (u, c)
