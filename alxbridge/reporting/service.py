@@ -21,6 +21,7 @@ from ..webservice.functions import ExternalFunction, Rendered
 from .answer_headers import LIVE_HEADERS, sync_headers
 from .audit import log_call, rejection_row, reserved_row
 from .caller_view import read_caller_view
+from .clients import replaces_its_table
 from .contract import (
     ENDPOINT,
     FUNCTION_NAME,
@@ -56,7 +57,7 @@ def _snapshot(context, view, fields):
         companyid=view.company.id, token_hash=token_hash(context.token), sync_mode=view.settings.sync_mode,
         window_hours=view.settings.sync_window_hours, committed_version=view.state.committed_version,
         tombstone_horizon=view.state.tombstone_horizon, fields=fields, courses=view.courses,
-        last_sync_failed=view.last_sync_failed,
+        last_sync_failed=view.last_sync_failed, replaces_table=replaces_its_table(context.user_agent),
     )  # fmt: skip
 
 
