@@ -1,15 +1,23 @@
 """Replays the requests recorded against a real Moodle 4.1 + plugin 1.5.0 and compares the bytes.
 
 The reference site of the recordings is loaded into a fresh database (SQLite and MariaDB); each
-request is sent the same way (method, query, content type, body) and the bridge must answer with
-the same status, the same Moodle headers in the same order and the same body, byte for byte.
-Recordings whose answer depends on ``get_course_progress`` data are replayed by the reporting tests.
+request is sent the same way (method, query, content type, body, curl's User-Agent) and the bridge
+must answer with the same status, the same Moodle headers in the same order and the same body, byte
+for byte. The only headers it may add are the transport's ``Content-Length`` and, on successful
+``get_course_progress`` answers only, the three ``X-ALX-Sync-*`` headers after Moodle's (issue 15).
+Recordings whose answer shows a plugin bug the bridge does not copy (``invalidresponse`` for a course
+name with tags, the one-row-per-user paging, incremental answers keyed by an absent Bearer header) are
+covered by the reporting tests, which name the bug.
 """
 
 import pytest
 import sqlalchemy as sa
 
+from alxbridge.sync.runs import run_sync
+
+from .progress_support import PLUGIN_TABLES
 from .reference_site import BASE_URL, load_reference_site, recorded_response, recordings, reference_app
+from .rest_support import SYNC_HEADER_NAMES, served_headers
 
 # Headers Moodle itself sets; Host, Date, Connection and X-Powered-By come from PHP's web server.
 MOODLE_HEADERS = {
@@ -55,6 +63,27 @@ PROTOCOL_RECORDINGS = [
     "66-x-disabled-service-token-xml.txt",
     "80-x-empty-wstoken.txt",
 ]
+# get_course_progress refusals: parameter validation, the plugin's limit and company checks.
+PROGRESS_ERROR_RECORDINGS = [
+    *(f"{n}-{slug}-{variant}.txt" for n, slug, variant in (
+        (25, "i-limit-abc", "post"), (26, "i-limit-abc", "get"), (27, "i-limit-abc", "xml"),
+        (28, "j-limit-5.0", "post"), (29, "j-limit-5.0", "get"), (30, "j-limit-5.0", "xml"),
+        (31, "k-limit-05", "post"), (32, "k-limit-05", "get"), (33, "k-limit-05", "xml"),
+        (34, "l-extra-param-foo", "post"), (35, "l-extra-param-foo", "get"), (36, "l-extra-param-foo", "xml"),
+        (37, "m-limit-5000", "post"), (38, "m-limit-5000", "get"), (39, "m-limit-5000", "xml"),
+        (40, "n-user-without-company", "post"), (41, "n-user-without-company", "get"),
+        (42, "n-user-without-company", "xml"),
+    )),
+    "78-x-offset-abc.txt",
+    "79-x-limit-array.txt",
+]  # fmt: skip
+# get_course_progress answers: u50's company, whose one row both the plugin and the bridge serve.
+PROGRESS_ANSWERS = [
+    "70-x-u50-company3-default-post.txt",
+    "71-x-u50-company3-default-get.txt",
+    "72-x-u50-company3-default-xml.txt",
+]
+RECORDED_USER_AGENT = "curl/7.88.1"  # requests.json: curl's default headers were sent
 EXPIRED_TOKEN = "a1c0ffee0000000000000000000e0001"
 
 
@@ -75,6 +104,7 @@ def replay(client, file_name):
         method=request["method"],
         data=request["body"] if has_body else None,
         content_type=request["content_type"] if has_body else None,
+        headers={"User-Agent": RECORDED_USER_AGENT},
         base_url=BASE_URL,
     )
 
@@ -82,6 +112,19 @@ def replay(client, file_name):
 def moodle_headers(headers):
     """Moodle's own headers in order, names spelled as sent (PHP writes ``Content-type`` for JSON)."""
     return [(name, value) for name, value in headers if name.lower() in MOODLE_HEADERS]
+
+
+def assert_same_answer(response, file_name, added=()):
+    """Moodle's status, headers (in order) and body, byte for byte; after Moodle's headers exactly ``added``."""
+    status, headers, body = recorded_response(file_name)
+    assert f"HTTP/1.1 {response.status}" == status
+    assert served_headers(response.headers.items()) == [*moodle_headers(headers), *added]
+    assert "set-cookie" not in {name.lower() for name, _ in response.headers.items()}
+    assert response.data == body
+
+
+def sync_headers(mode, since, version):
+    return list(zip(SYNC_HEADER_NAMES, (mode, str(since), str(version)), strict=True))
 
 
 def restore_expired_token(database):
@@ -97,17 +140,42 @@ def restore_expired_token(database):
             )  # fmt: skip
 
 
-@pytest.mark.parametrize("file_name", PROTOCOL_RECORDINGS)
+@pytest.mark.parametrize("file_name", PROTOCOL_RECORDINGS + PROGRESS_ERROR_RECORDINGS)
 def test_answer_is_byte_identical_to_moodle(reference, file_name):
+    """Errors of every function and the site info answer: Moodle's headers and nothing more."""
     app, database = reference
     if "-c-expired-token" in file_name:
         restore_expired_token(database)
-    response = replay(app.test_client(), file_name)
-    status, headers, body = recorded_response(file_name)
-    assert f"HTTP/1.1 {response.status}" == status
-    assert moodle_headers(response.headers.items()) == moodle_headers(headers)
-    assert "set-cookie" not in {name.lower() for name, _ in response.headers.items()}
-    assert response.data == body
+    assert_same_answer(replay(app.test_client(), file_name), file_name)
+
+
+@pytest.mark.parametrize("file_name", PROGRESS_ANSWERS)
+def test_progress_answer_is_byte_identical_and_says_it_is_full(reference, file_name):
+    """Before the company's first sync the bridge answers live, in full, at version 0."""
+    app, _ = reference
+    assert_same_answer(replay(app.test_client(), file_name), file_name, sync_headers("full", 0, 0))
+
+
+@pytest.fixture
+def synced(reference):
+    """The reference site after a full sync; the plugin's and the bridge's rows are removed afterwards."""
+    app, database = reference
+    assert not run_sync(database, full=True).failed
+    yield app, database
+    with database.begin() as connection:
+        for name in PLUGIN_TABLES:
+            connection.execute(sa.delete(getattr(database.tables, name)))
+
+
+def test_progress_answers_from_the_reporting_table_are_byte_identical_too(synced):
+    """After a sync the same bytes come from the reporting table; the headers name the synced version."""
+    app, database = synced
+    state = database.tables.local_alxbridge_company
+    with database.connect() as connection:
+        version = connection.execute(sa.select(state.c.committed_version).where(state.c.companyid == 3)).scalar()
+    assert version > 0
+    for file_name in PROGRESS_ANSWERS:  # offset 0 three times: one session, opened and then replayed
+        assert_same_answer(replay(app.test_client(), file_name), file_name, sync_headers("full", 0, version))
 
 
 def test_expired_token_is_deleted_on_use_like_moodle(reference):

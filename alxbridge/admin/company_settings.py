@@ -11,11 +11,13 @@ from flask import abort, flash, redirect, request, url_for
 
 from ..extensions import get_database
 from ..metrics.api_usage import CompanyUsage, company_usage, user_usage_today
+from ..metrics.client_kinds import CLIENT_DAYS, CompanyClients, clients_by_company
 from ..metrics.company_usage import course_learners
 from ..metrics.limits import DailyLimits, all_companies
 from ..metrics.overview import active_reporting_rows
 from ..plugin_settings import read_company_settings, read_plugin_config, read_plugin_settings
 from ..reporting.company import Company
+from ..reporting.sessions import SYNC_MODE_INCREMENTAL
 from ..settings_forms.company import (
     CACHE_TTL,
     FIELD_LABELS,
@@ -49,7 +51,11 @@ class CompanyPanel:
     reporting_rows: int = 0
     usage: CompanyUsage | None = None
     global_limit: int | None = None
+    clients: CompanyClients | None = None  # calls of the last CLIENT_DAYS days by kind of client
+    # "Always incremental" while Power Query reads the company: its reports would show only the changed rows.
+    power_query_reads_increments: bool = False
     errors: tuple[str, ...] = ()
+    client_days: ClassVar[int] = CLIENT_DAYS
     field_labels: ClassVar[dict] = FIELD_LABELS
     sync_modes: ClassVar[dict] = SYNC_MODE_LABELS
     numbers: ClassVar[dict] = {
@@ -71,11 +77,13 @@ def company_panel(connection, tables, companyid, moment, form=None, errors=()):
     courses = company_courses(connection, tables, company.id)
     limits = DailyLimits(connection, tables, plugin)
     [usage] = company_usage([company], limits, user_usage_today(connection, tables, limits, moment))
+    clients = clients_by_company(connection, tables, limits, moment.now).get(company.id, CompanyClients(company, {}))
     return CompanyPanel(
         companies, company, tuple(courses),
         learners=course_learners(connection, tables, company.id, [course.id for course in courses], moment.now),
         state=form_state(settings, courses, form), reporting_rows=active_reporting_rows(connection, tables, company.id),
-        usage=usage, global_limit=plugin.rate_limit,
+        usage=usage, global_limit=plugin.rate_limit, clients=clients,
+        power_query_reads_increments=settings.sync_mode == SYNC_MODE_INCREMENTAL and clients.power_query_calls > 0,
         errors=tuple(errors),
     )  # fmt: skip
 

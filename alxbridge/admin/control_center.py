@@ -11,6 +11,8 @@ from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 
 from ..extensions import get_database
 from ..metrics.api_usage import CallStats, call_stats, traffic
+from ..metrics.client_kinds import CLIENT_DAYS, clients_by_company
+from ..metrics.limits import DailyLimits
 from ..metrics.overview import overview
 from ..metrics.reporting_data import company_data
 from ..metrics.security import SecurityStatus, security_status
@@ -50,6 +52,8 @@ class OverviewTab:
     rows_by_company: list  # reporting_data.CompanyData of companies with active rows
     active_tokens: int
     security: SecurityStatus
+    clients: list  # client_kinds.CompanyClients of companies called in the last CLIENT_DAYS days, by name
+    client_days: int = CLIENT_DAYS
 
     @property
     def calls_per_hour(self):
@@ -66,6 +70,10 @@ def overview_tab(connection, tables, moment):
         rows_by_company=[company for company in company_data(connection, tables) if company.active],
         active_tokens=token_counts(connection, tables, moment.now).active,
         security=security_status(connection, tables, settings, moment, https=request.is_secure),
+        clients=sorted(
+            clients_by_company(connection, tables, DailyLimits(connection, tables, settings), moment.now).values(),
+            key=lambda clients: clients.company.name,
+        ),
     )
 
 

@@ -18,8 +18,10 @@ from ..siteconfig import site_timezone
 from ..sync.status import record_sync_status
 from ..webservice.exceptions import MoodleError
 from ..webservice.functions import ExternalFunction, Rendered
+from .answer_headers import LIVE_HEADERS, sync_headers
 from .audit import log_call, rejection_row, reserved_row
 from .caller_view import read_caller_view
+from .clients import replaces_its_table
 from .contract import (
     ENDPOINT,
     FUNCTION_NAME,
@@ -55,7 +57,7 @@ def _snapshot(context, view, fields):
         companyid=view.company.id, token_hash=token_hash(context.token), sync_mode=view.settings.sync_mode,
         window_hours=view.settings.sync_window_hours, committed_version=view.state.committed_version,
         tombstone_horizon=view.state.tombstone_horizon, fields=fields, courses=view.courses,
-        last_sync_failed=view.last_sync_failed,
+        last_sync_failed=view.last_sync_failed, replaces_table=replaces_its_table(context.user_agent),
     )  # fmt: skip
 
 
@@ -104,14 +106,14 @@ def _page(context, rows, fields, timezone):
 
 
 def _read_page(context, view, limit, offset, timezone, details):
-    """The page as a :class:`Page`; the live path (before any sync) as items to render."""
+    """``(page, headers)``: the :class:`Page` and the headers saying what it is (:mod:`.answer_headers`)."""
     connection, tables, company = context.connection, context.tables, view.company
     enabled = view.settings.fields
     fields = tuple(name for name in FIELD_NAMES if enabled[name])
     if view.state.committed_version == 0:  # never synced: serve live, statelessly
         rows = live_page(connection, tables, company.id, view.courses, offset, limit, context.now)
         details.update(mode="live", cache_hit=False)
-        return _page(context, rows, fields, timezone)
+        return _page(context, rows, fields, timezone), LIVE_HEADERS
 
     snapshot = _snapshot(context, view, fields)
     session = session_for(connection, tables, snapshot, limit, offset, context.now, view.latest_session)
@@ -127,7 +129,7 @@ def _read_page(context, view, limit, offset, timezone, details):
         mode=session.mode, cache_hit=hit, session_id=session.id, replayed=session.replayed,
         window=[session.low_version, session.high_version], session_completed=completed,
     )  # fmt: skip
-    return page
+    return page, sync_headers(session.mode, session.low_version, session.high_version)
 
 
 def _record_failure(connection, tables, company, company_settings, token, message, now):
@@ -176,13 +178,14 @@ def get_course_progress(context, params):
             raise get_method_disabled()
         if company is None:
             raise no_company()
-        page = _read_page(context, view, limit, offset, timezone, details)
+        page, headers = _read_page(context, view, limit, offset, timezone, details)
         record_count = page.count
         if company_settings.sync_mode != SYNC_MODE_DISABLED:
             record_sync_status(
                 connection, tables, company.id, token_hash(context.token), record_count, "success", None, context.now
             )
-        return Rendered(page.body)  # completing the log row below commits the session and status writes with it
+        # Completing the log row below commits the session and status writes with it.
+        return Rendered(page.body, headers)
     except Exception as error:
         connection.rollback()  # nothing of a failed call is kept but its log row (and a failed status)
         if isinstance(error, MoodleError):

@@ -65,6 +65,7 @@ class Snapshot:
     fields: tuple
     courses: tuple
     last_sync_failed: bool
+    replaces_table: bool  # the caller replaces its table on every refresh (Power Query: ``clients``)
 
     @property
     def settings_digest(self):
@@ -141,9 +142,15 @@ def _has_tombstones(connection, tables, snapshot, low, high):
 
 
 def choose_window(connection, tables, snapshot, now):
-    """``(mode, low, high)`` for a new session, from the token's last completed session."""
+    """``(mode, low, high)`` for a new session, from the token's last completed session.
+
+    Auto mode answers a caller that replaces its table (Power Query) in full: a delta would become its
+    whole dataset. An admin's explicit incremental mode is honoured for every caller.
+    """
     high = snapshot.committed_version
     if snapshot.sync_mode in (SYNC_MODE_FULL, SYNC_MODE_DISABLED):
+        return FULL, 0, high
+    if snapshot.sync_mode == SYNC_MODE_AUTO and snapshot.replaces_table:
         return FULL, 0, high
     parameters = {"token_hash": snapshot.token_hash, "companyid": snapshot.companyid}
     ack = connection.execute(_latest_completed_query(tables), parameters).first()

@@ -32,9 +32,11 @@ class CallContext:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A body the function rendered itself with :attr:`CallContext.render` (e.g. kept in its cache)."""
+    """A response body (rendered with :attr:`CallContext.render`, possibly by the function itself, e.g. from its
+    cache) and the headers the function adds after Moodle's own (none for Moodle's functions)."""
 
     body: str
+    headers: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ class AuthenticationFailed(Exception):
 
 
 def execute(connection, tables, call, context):
-    """Run ``call``; ``context`` is a :class:`CallContext` without a caller yet. Returns the body."""
+    """Run ``call``; ``context`` is a :class:`CallContext` without a caller yet. Returns the :class:`Rendered`
+    answer."""
     config, token_row = read_site_and_token(connection, tables, call.token)
     check_site_switches(config)
     try:
@@ -55,4 +56,4 @@ def execute(connection, tables, call, context):
 
     context = replace(context, caller=caller, render=render, response_format=call.format, site_config=config)
     result = function.run(context, params)
-    return result.body if isinstance(result, Rendered) else render(result)
+    return result if isinstance(result, Rendered) else Rendered(render(result))

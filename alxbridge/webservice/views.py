@@ -51,8 +51,9 @@ def _loggable(text):
     return text
 
 
-def _respond(body, response_format):
-    return Response(body, status=200, headers=headers_for(response_format))
+def _respond(body, response_format, extra_headers=()):
+    """Moodle's headers in Moodle's order, then any the function adds (only on its successful answers)."""
+    return Response(body, status=200, headers=[*headers_for(response_format), *extra_headers])
 
 
 def _error_response(error, response_format):
@@ -95,7 +96,7 @@ def server():
             return _forward(call)
         with database.connect() as connection:
             # Rendering happens inside: a value PHP cannot encode becomes an envelope too.
-            body = execute(connection, database.tables, call, _context(database, connection))
+            answer = execute(connection, database.tables, call, _context(database, connection))
             connection.commit()
     except AuthenticationFailed as failure:
         g.ws_auth_failed = True
@@ -115,7 +116,7 @@ def server():
         details = _loggable("".join(traceback.format_exception(error)).rstrip())
         log.error("request %s: unexpected error in %s\n%s", g.request_id, call.function, details)
         return _error_response(unexpected_error(g.request_id), call.format)
-    return _respond(body, call.format)
+    return _respond(answer.body, call.format, answer.headers)
 
 
 @bp.app_errorhandler(RateLimitExceeded)

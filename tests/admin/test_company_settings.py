@@ -1,5 +1,8 @@
 """``company_settings.php``: a company's fields, courses, sync, cache and limit, saved so the web service follows."""
 
+import itertools
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,7 +15,7 @@ from alxbridge.tokens import create_token
 
 from .form_support import read_form, submit
 from .support import PREFIX, XSS
-from .ws_support import enable_web_service, progress_items
+from .ws_support import PROGRESS, SERVER, enable_web_service, progress_items
 
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
 PAGE = "/company_settings.php"
@@ -269,3 +272,54 @@ def test_unknown_company_and_action_are_refused(admin_client, site, acme):
     )
     assert unknown.status_code == 400
     assert stored(site, acme["id"]) == {}
+
+
+REPORTED = itertools.count(1)
+POWER_QUERY_AGENT = "Microsoft.Data.Mashup (https://go.microsoft.com/fwlink/?LinkID=304225)"
+
+
+def call_as(client, token, user_agent):
+    """One get_course_progress call with ``user_agent``, as that client sends it (logged with its agent)."""
+    response = client.post(
+        SERVER, data={"wstoken": token, "wsfunction": PROGRESS, "moodlewsrestformat": "json"},
+        headers={"User-Agent": user_agent},
+    )  # fmt: skip
+    assert isinstance(response.get_json(), list), response.get_data(as_text=True)
+
+
+@pytest.fixture
+def reported(site):
+    """A company whose report owner has a token; ``(companyid, token)``."""
+    name = f"Reported {next(REPORTED)}"
+    company = site.company(name)
+    owner = site.user("Rita", f"Reporter{company}", companies=[company])
+    site.enrol(owner, site.course(f"{name} course", companies=[company]))
+    with site.database.begin() as connection:
+        return company, create_token(connection, site.tables, f"rita.reporter{company}", now=site.now)
+
+
+def test_clients_card_counts_the_calls_of_each_kind_of_client(admin_client, reported):
+    company, token = reported
+    assert "No calls in the last 7 days." in page(admin_client, company)
+    for agent in (POWER_QUERY_AGENT, POWER_QUERY_AGENT, "PostmanRuntime/7.39.0", "python-requests/2.32.3", ""):
+        call_as(admin_client, token, agent)
+    html = page(admin_client, company)
+    table = html[html.index('id="company-clients-table"') : html.index("</table>", html.index("company-clients"))]
+    assert re.findall(r'<th scope="row">([^<]+)</th><td class="text-end">(\d+)</td>', table) == [
+        ("Power Query (Power BI, Excel)", "2"), ("Postman / newman", "1"),
+        ("Scripts (curl, Python, PowerShell, …)", "1"), ("Other or none", "1"),
+    ]  # fmt: skip
+    assert 'id="power-query-warning"' not in html  # Auto mode answers Power Query in full
+
+
+def test_always_incremental_read_by_power_query_is_warned_about(admin_client, site, reported):
+    company, token = reported
+    call_as(admin_client, token, "python-requests/2.32.3")
+    site.company_setting(company, "sync_mode", 1)
+    assert 'id="power-query-warning"' not in page(admin_client, company)  # only scripts, which merge
+    call_as(admin_client, token, POWER_QUERY_AGENT)
+    html = page(admin_client, company)
+    assert "Power BI will show only the changes." in html
+    assert "1 call of the last 7 days came from Power Query" in " ".join(html.split())
+    site.company_setting(company, "sync_mode", 2)
+    assert 'id="power-query-warning"' not in page(admin_client, company)

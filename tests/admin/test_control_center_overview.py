@@ -11,6 +11,8 @@ from alxbridge.sync.runs import run_sync
 from .support import PREFIX
 
 HOUR = 3600
+DAY = 86400
+POWER_QUERY_AGENT = "Microsoft.Data.Mashup (https://go.microsoft.com/fwlink/?LinkID=304225)"
 CALLS_AGO = (60, 2 * HOUR, 3 * HOUR, 4 * HOUR, 20 * HOUR, 48 * HOUR)
 
 
@@ -20,18 +22,19 @@ def text_of(html, element_id):
     return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split())
 
 
-def log_call(site, userid, seconds_ago, response_ms, error=None):
+def log_call(site, userid, seconds_ago, response_ms, error=None, user_agent="PowerBI"):
     with site.database.begin() as connection:
         connection.execute(site.tables.local_alx_api_logs.insert().values(
             userid=userid, company_shortname="acme", endpoint="get_course_progress", record_count=0 if error else 5,
             error_message=error, response_time_ms=response_ms, timeaccessed=site.now - seconds_ago,
-            ip_address="10.0.0.1", user_agent="PowerBI",
+            ip_address="10.0.0.1", user_agent=user_agent,
         ))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def overview_site(site):
-    """Acme: 2 learners × 2 courses (4 rows) and 1 learner × 1 course of Beta; 5 calls in 24 h, one 2 days ago."""
+    """Acme: 2 learners × 2 courses (4 rows) and 1 learner × 1 course of Beta; 5 calls in 24 h, one 2 days ago;
+    Beta: two Power Query calls 3 days ago and a curl call 8 days ago."""
     acme, beta = site.company("Acme"), site.company("Beta")
     ann = site.user("Ann", "Acme", companies=[acme])
     bob = site.user("Bob", "Acme", companies=[acme])
@@ -46,6 +49,8 @@ def overview_site(site):
     for user, ago, response_ms, error in zip((ann, ann, bob, bob, ann, ann), CALLS_AGO, (100, 200, 300, 0, 400, 900),
                                              (None, None, None, "Invalid limit", None, None), strict=True):  # fmt: skip
         log_call(site, user, ago, response_ms, error)  # the error has no timing; the last call is 2 days old
+    for ago, agent in ((3 * DAY, POWER_QUERY_AGENT), (3 * DAY, POWER_QUERY_AGENT), (8 * DAY, "curl/8.5.0")):
+        log_call(site, cat, ago, 50, user_agent=agent)
     return {"acme": acme, "beta": beta}
 
 
@@ -92,3 +97,11 @@ def test_the_header_and_ajax_stats_agree(admin_client, site, overview_site):
     html = admin_client.get(f"{PREFIX}/control_center.php").get_data(as_text=True)
     assert text_of(html, "total-records") == "5" and text_of(html, "active-companies") == "2"
     assert text_of(html, "api-calls-today") == str(calls_today)
+
+
+def test_the_clients_table_names_each_companys_kinds_of_client_from_the_last_7_days(admin_client, overview_site):
+    """Acme's six calls logged "PowerBI", which is not Power Query's agent; Beta's curl call is 8 days old."""
+    html = admin_client.get(f"{PREFIX}/control_center.php").get_data(as_text=True)
+    table = html[html.index('id="clients-by-company-table"') :]
+    rows = re.findall(r'<th scope="row"><a href="[^"]*">([^<]+)</a></th>\s*<td>([^<]*)</td>', table)
+    assert rows == [("Acme", "Other or none: 6"), ("Beta", "Power Query (Power BI, Excel): 2")]
