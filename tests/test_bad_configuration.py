@@ -2,6 +2,8 @@
 
 import pytest
 
+import config
+
 from .conftest import make_app
 
 
@@ -60,3 +62,27 @@ def test_moodle_without_iomad(moodle_without_iomad):
 def test_empty_database_suggests_the_demo(new_database, backend):
     with new_database(backend) as url:
         assert_one_line_error(invoke(url), "no Moodle site with table prefix 'mdl_'", "alx demo")
+
+
+@pytest.mark.parametrize(
+    "key, value, fragment",
+    [
+        ("ALX_MOODLE_WWWROOT", "moodle.example.com", "ALX_MOODLE_WWWROOT must be an http(s) address like https://"),
+        ("ALX_MOODLE_WWWROOT", "https://moodle.example.com/?x=1", "must be an http(s) address"),
+        ("ALX_MOODLE_UPSTREAM", "http://127.0.0.1:8080/moodle", "without a path (got 'http://127.0.0.1:8080/moodle')"),
+        ("ALX_MOODLE_UPSTREAM", "http://127.0.0.1:port", "ALX_MOODLE_UPSTREAM must be an http(s) address"),
+    ],
+)
+def test_moodle_addresses_are_checked_in_one_line(key, value, fragment):
+    with pytest.raises(SystemExit) as refusal:
+        config.from_environment({key: value})
+    message = str(refusal.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_moodle_addresses_lose_a_trailing_slash():
+    settings = config.from_environment(
+        {"ALX_MOODLE_WWWROOT": "https://moodle.example.com/moodle/", "ALX_MOODLE_UPSTREAM": "http://127.0.0.1:8080/"}
+    )
+    assert settings["ALX_MOODLE_WWWROOT"] == "https://moodle.example.com/moodle"
+    assert settings["ALX_MOODLE_UPSTREAM"] == "http://127.0.0.1:8080"
