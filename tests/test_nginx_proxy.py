@@ -203,3 +203,9 @@ def test_under_a_path_the_admin_pages_link_and_sign_in_below_it(nginx_under_a_pa
     assert 'href="/moodle/local/alx_report_api/static/' in body
     status, headers, _ = get(nginx_under_a_path, "/moodle/local/alx_report_api/control_center.php")
     assert status == 302 and headers["Location"].startswith("/moodle/local/alx_report_api/login.php")
+
+
+def test_a_client_cannot_set_the_path_prefix(nginx):
+    """$moodle_path is empty at the root: nginx then drops X-Forwarded-Prefix, the client's included."""
+    status, _, body = get(nginx, "/local/alx_report_api/login.php", headers={"X-Forwarded-Prefix": "/evil"})
+    assert status == 200 and 'action="/local/alx_report_api/login.php"' in body
