@@ -6,6 +6,7 @@ sets is what the code reads: ``app.config["ALX_DB_PREFIX"]`` comes from ``ALX_DB
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -38,6 +39,7 @@ DEFAULTS = {
     "ALX_RATELIMIT_FAILED_AUTH": "30/minute",
     "ALX_CACHE_URL": "simple",
     "ALX_MOODLE_UPSTREAM": None,
+    "ALX_MOODLE_WWWROOT": None,  # Moodle's $CFG->wwwroot (config.php); unset: the address each request came in on
     "ALX_TRUSTED_PROXIES": 0,
     "ALX_SMTP_URL": None,
     "ALX_PASSWORD_SALTS": None,  # Moodle's passwordsaltmain (and passwordsaltalt*), comma-separated
@@ -51,6 +53,35 @@ INTEGER_SETTINGS = {
     "ALX_DEBUG_LEVEL", "ALX_DEBUG_DISPLAY", "ALX_TRUSTED_PROXIES", "ALX_SYNC_TICK_SECONDS",
     "ALX_ADMIN_SESSION_LIFETIME", "ALX_MAX_REQUEST_BYTES",
 }  # fmt: skip
+# Addresses of Moodle: its public wwwroot (a path allowed, as Moodle allows one) and its own web server, which
+# is reached at wwwroot's path (initialise_fullme() refuses any other), so an upstream path would be a mistake.
+URL_SETTINGS = {"ALX_MOODLE_WWWROOT": True, "ALX_MOODLE_UPSTREAM": False}
+
+
+def _checked_url(key, raw):
+    """``raw`` as ``scheme://host[:port][/path]`` without a trailing slash, or a one-line refusal."""
+    example = (
+        "https://moodle.example.com or https://moodle.example.com/moodle"
+        if URL_SETTINGS[key]
+        else ("http://127.0.0.1:8080")
+    )
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if (
+        parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query
+        or parts.fragment or parts.username is not None
+    ):  # fmt: skip
+        raise SystemExit(f"{key} must be an http(s) address like {example}, got {raw!r}")
+    path = parts.path.rstrip("/")
+    if path and not URL_SETTINGS[key]:
+        raise SystemExit(
+            f"{key} is the address of Moodle's own web server, without a path (got {raw!r}): "
+            "a Moodle served under a path gets it from ALX_MOODLE_WWWROOT"
+        )
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def from_environment(environ=None):
@@ -68,6 +99,8 @@ def from_environment(environ=None):
                 settings[key] = int(raw)
             except ValueError:
                 raise SystemExit(f"{key} must be a whole number, got {raw!r}") from None
+        elif key in URL_SETTINGS:
+            settings[key] = _checked_url(key, raw)
         else:
             settings[key] = raw
     return settings

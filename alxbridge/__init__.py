@@ -39,7 +39,10 @@ def create_app(config=None):
 
     proxies = app.config["ALX_TRUSTED_PROXIES"]
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+        # X-Forwarded-Prefix: a Moodle served under a path (wwwroot https://host/moodle) puts the bridge there too.
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
+        )
 
     init_database(app)
     cache.init_app(app)

@@ -17,8 +17,14 @@ from .extensions import get_database
 from .schema.repair import repair_tables
 
 
-def operator_command(function):
-    """Run ``function`` in the app context with bridge errors shown as one line."""
+class CouldNotRun(click.ClickException):
+    """Exit 2: the command could not run at all (configuration, database, tables), as opposed to 1 for a result."""
+
+    exit_code = 2
+
+
+def operator_command(function, failure=click.ClickException):
+    """Run ``function`` in the app context with bridge errors shown as one line (exit code of ``failure``)."""
 
     @functools.wraps(function)
     @with_appcontext
@@ -26,9 +32,14 @@ def operator_command(function):
         try:
             return function(*args, **kwargs)
         except BridgeError as error:
-            raise click.ClickException(str(error)) from None
+            raise failure(str(error)) from None
 
     return wrapper
+
+
+def could_not_run_is_2(function):
+    """:func:`operator_command` for commands whose exit 1 means a result (differences left, part failed)."""
+    return operator_command(function, failure=CouldNotRun)
 
 
 @click.group(help="ALX Bridge commands.")
@@ -38,9 +49,13 @@ def alx():
 
 @alx.command("repair-tables")
 @click.option("--check", is_flag=True, help="Only report; change nothing.")
-@operator_command
+@could_not_run_is_2
 def repair_tables_command(check):
-    """Create the plugin's and the bridge's missing tables, columns and indexes; report differences."""
+    """Create the plugin's and the bridge's missing tables, columns and indexes; report differences.
+
+    Exit 0 when every table matches, 1 when differences are left (--check, or a type change to make by hand),
+    2 when it could not run (configuration, database, not a Moodle site).
+    """
     database = get_database()
     with database.connect() as connection:
         database.require_moodle_site(connection)
@@ -109,10 +124,6 @@ def demo_command(companies, users, courses, seed, now, if_missing, replace):
 # 0 done (or skipped because another process holds the job's lock: it is doing the work),
 # 1 done but part of it failed (a company, an e-mail), 2 could not run (configuration, database, tables).
 EXIT_PARTLY_FAILED = 1
-
-
-class CouldNotRun(click.ClickException):
-    exit_code = 2
 
 
 def _require_tables():

@@ -25,11 +25,23 @@ MYSQL_DIALECTS = ("mysql", "mariadb")
 
 
 def redacted(url):
-    """The URL as text with any password hidden, fit for logs and error messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    """The URL as text with everything between ``://`` and the host hidden, fit for logs and error messages.
+
+    Read as text, not parsed: a password with an unencoded ``@`` parses wrongly (its tail becomes the host),
+    and a parsed URL would show that tail. The credentials end at the last ``@``; should a query hold one,
+    more is hidden than needed, never less.
+    """
+    scheme, separator, rest = str(url).partition("://")
+    if not separator:
         return "<unparseable URL>"
+    at = rest.rfind("@")
+    return f"{scheme}://{rest}" if at < 0 else f"{scheme}://***@{rest[at + 1 :]}"
+
+
+ENCODE_HINT = (
+    "percent-encode the user and password in ALX_DATABASE_URL (@ as %40, # as %23, / as %2F, % as %25, "
+    ": as %3A; python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' 'PASSWORD')"
+)
 
 
 def _driver_error_text(error):
@@ -67,6 +79,9 @@ class Database:
                 f"ALX_DATABASE_URL {self.url!r} is not a database URL; "
                 "use e.g. mysql+mysqldb://user:password@host/moodle?charset=utf8mb4"
             ) from None
+        if self.url.partition("://")[2].split("?", 1)[0].count("@") > 1:
+            # "user:p@ss@host" parses with part of the password as the host, which the driver's error would show.
+            raise DatabaseConfigError(f"ALX_DATABASE_URL {redacted(self.url)} has an unencoded @; {ENCODE_HINT}")
         options = {"future": True, **self._engine_options}
         if url.get_backend_name() in MYSQL_DIALECTS:
             if "charset" not in url.query:

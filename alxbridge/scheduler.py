@@ -63,7 +63,7 @@ def alert_job(app, lock):
     result = check_alerts(
         app.extensions["alx_database"],
         smtp_url=app.config.get("ALX_SMTP_URL"),
-        site_url=app.config.get("ALX_MOODLE_UPSTREAM"),
+        site_url=app.config.get("ALX_MOODLE_WWWROOT"),
         timezone=app.config.get("ALX_TIMEZONE"),
         tick_seconds=app.config.get("ALX_SYNC_TICK_SECONDS") or 0,
     )

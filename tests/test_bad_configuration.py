@@ -1,6 +1,12 @@
 """A wrong database URL, prefix or site gives a one-line error naming the fix, never a traceback."""
 
+import re
+from urllib.parse import quote
+
 import pytest
+import sqlalchemy as sa
+
+import config
 
 from .conftest import make_app
 
@@ -11,7 +17,7 @@ def invoke(url, *args, **config):
 
 
 def assert_one_line_error(result, *fragments):
-    assert result.exit_code != 0
+    assert result.exit_code == 2  # could not run; 1 is for "differences left"
     assert "Traceback" not in result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
@@ -22,8 +28,36 @@ def assert_one_line_error(result, *fragments):
 
 def test_unreachable_server_names_the_url_and_the_setting():
     result = invoke("mysql+mysqldb://alx:secret@127.0.0.1:1/moodle")
-    assert_one_line_error(result, "cannot connect to mysql+mysqldb://alx:***@127.0.0.1:1/moodle", "ALX_DATABASE_URL")
-    assert "secret" not in result.output
+    assert_one_line_error(result, "cannot connect to mysql+mysqldb://***@127.0.0.1:1/moodle", "ALX_DATABASE_URL")
+    assert "secret" not in result.output and "alx" not in result.output
+
+
+@pytest.mark.parametrize("password", ["Zq@Xw", "Zq@Xw#Yv/Uu", "Zq:Xw@", "@@Zq"])
+def test_a_password_with_special_characters_never_shows_and_says_how_to_encode(password):
+    result = invoke(f"mysql+mysqldb://moodle:{password}@127.0.0.1:1/moodle")
+    assert_one_line_error(result, "mysql+mysqldb://***@127.0.0.1:1/moodle")
+    assert [part for part in re.split(r"[@#/:]", password) if part and part in result.output] == []
+    if "@" in password[:-1]:
+        assert "percent-encode" in result.output and "%40" in result.output
+
+
+def test_a_percent_encoded_password_reaches_the_server(mysql_server, new_database):
+    """The encoding operations.md gives is the one the driver decodes: MariaDB accepts the password."""
+    password = "p@ss#1/%:x"
+    create = sa.text("CREATE USER IF NOT EXISTS 'alxenc'@'127.0.0.1' IDENTIFIED BY :pw")
+    with new_database("mysql") as url, mysql_server.begin() as connection:
+        server = sa.engine.make_url(url)
+        connection.execute(create, {"pw": password})
+        connection.execute(sa.text(f"GRANT ALL ON `{server.database}`.* TO 'alxenc'@'127.0.0.1'"))
+        try:
+            result = invoke(
+                f"mysql+mysqldb://alxenc:{quote(password, safe='')}@127.0.0.1:{server.port}/{server.database}"
+            )
+        finally:
+            connection.execute(sa.text("DROP USER 'alxenc'@'127.0.0.1'"))
+    # Signed in: the database is empty, so the one-line error is about the missing Moodle site.
+    assert_one_line_error(result, "no Moodle site with table prefix 'mdl_'")
+    assert password not in result.output
 
 
 def test_url_that_is_not_a_url():
@@ -60,3 +94,27 @@ def test_moodle_without_iomad(moodle_without_iomad):
 def test_empty_database_suggests_the_demo(new_database, backend):
     with new_database(backend) as url:
         assert_one_line_error(invoke(url), "no Moodle site with table prefix 'mdl_'", "alx demo")
+
+
+@pytest.mark.parametrize(
+    "key, value, fragment",
+    [
+        ("ALX_MOODLE_WWWROOT", "moodle.example.com", "ALX_MOODLE_WWWROOT must be an http(s) address like https://"),
+        ("ALX_MOODLE_WWWROOT", "https://moodle.example.com/?x=1", "must be an http(s) address"),
+        ("ALX_MOODLE_UPSTREAM", "http://127.0.0.1:8080/moodle", "without a path (got 'http://127.0.0.1:8080/moodle')"),
+        ("ALX_MOODLE_UPSTREAM", "http://127.0.0.1:port", "ALX_MOODLE_UPSTREAM must be an http(s) address"),
+    ],
+)
+def test_moodle_addresses_are_checked_in_one_line(key, value, fragment):
+    with pytest.raises(SystemExit) as refusal:
+        config.from_environment({key: value})
+    message = str(refusal.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_moodle_addresses_lose_a_trailing_slash():
+    settings = config.from_environment(
+        {"ALX_MOODLE_WWWROOT": "https://moodle.example.com/moodle/", "ALX_MOODLE_UPSTREAM": "http://127.0.0.1:8080/"}
+    )
+    assert settings["ALX_MOODLE_WWWROOT"] == "https://moodle.example.com/moodle"
+    assert settings["ALX_MOODLE_UPSTREAM"] == "http://127.0.0.1:8080"

@@ -1,7 +1,8 @@
-"""deploy/nginx-alxbridge.conf in front of a live bridge and a stub Moodle: routing and client addresses.
+"""deploy/nginx-alxbridge.conf in front of a live bridge and a stub Moodle: routing, client addresses, the
+access log, the health location, and the edit for a Moodle served under a path.
 
-Debian's nginx runs on loopback with the deploy file, only its upstream addresses and listen port
-replaced (tests/nginx_support.py). The client connects from 127.0.0.2 so that "the real client" and
+Debian's nginx runs on loopback with the deploy file, only its upstream addresses, listen port and log
+folder replaced (tests/nginx_support.py). The client connects from 127.0.0.2 so that "the real client" and
 "the proxy" (127.0.0.1) differ, as they do in production.
 """
 
@@ -19,6 +20,7 @@ from alxbridge.tokens import create_token
 
 from .conftest import make_app
 from .live_server import live_server
+from .moodle_standin import MoodleConfig, MoodleStandIn
 from .nginx_support import nginx_in_front
 
 CLIENT_ADDRESS = "127.0.0.2"
@@ -72,14 +74,19 @@ def bridge(mysql_url, stub_moodle):
 
 
 @pytest.fixture(scope="module")
-def nginx(bridge, stub_moodle, tmp_path_factory):
-    with nginx_in_front(tmp_path_factory.mktemp("nginx"), [bridge[0]], stub_moodle) as proxy:
-        yield proxy.port
+def proxy(bridge, stub_moodle, tmp_path_factory):
+    with nginx_in_front(tmp_path_factory.mktemp("nginx"), [bridge[0]], stub_moodle) as running:
+        yield running
 
 
-def get(port, path, headers=None):
+@pytest.fixture(scope="module")
+def nginx(proxy):
+    return proxy.port
+
+
+def get(port, path, headers=None, client=CLIENT_ADDRESS):
     """GET through nginx from the client address; returns (status, headers, body text)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(CLIENT_ADDRESS, 0))
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(client, 0))
     connection.request("GET", path, headers={"Host": "moodle.example.com", **(headers or {})})
     response = connection.getresponse()
     body = response.read().decode()
@@ -136,3 +143,69 @@ def test_a_forged_forwarded_for_does_not_pass_an_ip_restriction(nginx, bridge):
     # …and the forged header does not make the real client look like someone else either.
     status, _, body = get(nginx, progress_path(bridge[1]["client_only"]), headers={"X-Forwarded-For": "10.9.9.9"})
     assert status == 200 and isinstance(json.loads(body), list)
+
+
+def test_no_token_reaches_any_nginx_log(proxy, bridge):
+    """The shipped log_format has no query string; each line carries nginx's request id, as the bridge's does."""
+    token = bridge[1]["open"]
+    status, _, _ = get(proxy.port, progress_path(token))
+    assert status == 200
+    _, headers, _ = get(proxy.port, "/local/alx_report_api/login.php")
+    logs = {path.name: path.read_text() for path in proxy.log_files()}
+    assert "alxbridge-access.log" in logs and "/webservice/rest/server.php" in logs["alxbridge-access.log"]
+    assert f"rid={headers['X-Request-Id']}" in logs["alxbridge-access.log"]
+    leaks = [name for name, text in logs.items() if token in text or "wstoken" in text]
+    assert leaks == []
+
+
+def test_the_health_location_answers_this_host_only(proxy):
+    status, _, body = get(proxy.port, "/alxbridge/healthz", client="127.0.0.1")
+    assert status == 200 and json.loads(body)["status"] in ("ok", "degraded")
+    status, _, _ = get(proxy.port, "/alxbridge/healthz")  # another host: add its address to allow
+    assert status == 403
+
+
+WWWROOT_WITH_PATH = "http://moodle.example.com/moodle"
+
+
+@pytest.fixture(scope="module")
+def moodle_under_a_path():
+    with MoodleStandIn(MoodleConfig(WWWROOT_WITH_PATH)) as moodle:
+        yield moodle
+
+
+@pytest.fixture(scope="module")
+def nginx_under_a_path(mysql_url, bridge, moodle_under_a_path, tmp_path_factory):
+    """The deploy file edited for wwwroot …/moodle, in front of a bridge passing through to a Moodle there."""
+    app = make_app(mysql_url, ALX_TRUSTED_PROXIES=1, ALX_MOODLE_UPSTREAM=moodle_under_a_path.url)
+    folder = tmp_path_factory.mktemp("nginx-path")
+    with (
+        live_server(app) as url,
+        nginx_in_front(folder, [url.removeprefix("http://")], moodle_under_a_path.address, "/moodle") as running,
+    ):
+        yield running.port
+    app.extensions["alx_database"].engine.dispose()
+
+
+def test_under_a_path_the_api_and_pass_through_answer_json(nginx_under_a_path, bridge):
+    status, _, body = get(nginx_under_a_path, "/moodle" + progress_path(bridge[1]["open"]))
+    assert status == 200 and isinstance(json.loads(body), list)
+    query = f"wstoken={bridge[1]['open']}&wsfunction=core_course_get_courses"
+    status, _, body = get(nginx_under_a_path, f"/moodle/webservice/rest/server.php?{query}")
+    assert status == 200
+    assert json.loads(body)["fullme"] == f"{WWWROOT_WITH_PATH}/webservice/rest/server.php?{query}"
+
+
+def test_under_a_path_the_admin_pages_link_and_sign_in_below_it(nginx_under_a_path, bridge):
+    status, _, body = get(nginx_under_a_path, "/moodle/local/alx_report_api/login.php")
+    assert status == 200
+    assert 'action="/moodle/local/alx_report_api/login.php"' in body
+    assert 'href="/moodle/local/alx_report_api/static/' in body
+    status, headers, _ = get(nginx_under_a_path, "/moodle/local/alx_report_api/control_center.php")
+    assert status == 302 and headers["Location"].startswith("/moodle/local/alx_report_api/login.php")
+
+
+def test_a_client_cannot_set_the_path_prefix(nginx):
+    """$moodle_path is empty at the root: nginx then drops X-Forwarded-Prefix, the client's included."""
+    status, _, body = get(nginx, "/local/alx_report_api/login.php", headers={"X-Forwarded-Prefix": "/evil"})
+    assert status == 200 and 'action="/local/alx_report_api/login.php"' in body

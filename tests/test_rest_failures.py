@@ -68,7 +68,7 @@ def test_unreachable_database_debuginfo_names_the_server_not_the_password(respon
     assert_moodle_response(response, response_format)
     assert b"dbconnectionfailed" in response.data
     text = response.data.decode().replace("\\/", "/")  # JSON writes / as \/
-    assert "cannot connect to mysql+mysqldb://alx:***@127.0.0.1:1/moodle" in text
+    assert "cannot connect to mysql+mysqldb://***@127.0.0.1:1/moodle" in text  # user and password hidden
     assert_no_leak(response, caplog, "s3cr3t-pw")
 
 

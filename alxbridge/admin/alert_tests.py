@@ -13,6 +13,7 @@ from ..alerts.manual import TEST_TYPES, send_test_alert
 from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts
 from ..plugin_settings import SEVERITIES, read_plugin_settings
+from ..wwwroot import site_url
 from . import bp
 from .layout import render_page, site_moment
 
@@ -47,7 +48,7 @@ def _send(endpoint, alert_type, severity, **options):
     result = send_test_alert(
         get_database(), alert_type=alert_type, severity=severity, triggered_by=g.admin.fullname,
         smtp_url=current_app.config.get("ALX_SMTP_URL"),
-        site_url=current_app.config.get("ALX_MOODLE_UPSTREAM") or request.url_root.rstrip("/"),
+        site_url=site_url(current_app.config, request),
         now=get_database().now(), timezone=current_app.config.get("ALX_TIMEZONE"), **options,
     )  # fmt: skip
     if result.held_because:

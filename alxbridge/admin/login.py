@@ -56,7 +56,7 @@ def login():
             return _page(target, REFUSED, username)
         sign_in(connection, database.tables, admin)
     log.info("admin login: %s (id %s) from %s", admin.username, admin.id, request.remote_addr)
-    response = redirect(target)
+    response = redirect(request.script_root + target)  # target is a path of the admin pages, below Moodle's path
     remember_browser(response, admin)
     return response
 

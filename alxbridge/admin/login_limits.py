@@ -46,7 +46,8 @@ def remember_browser(response, admin):
     """Give the browser that just signed in as ``admin`` a known-browser cookie (for the login page only)."""
     response.set_cookie(
         KNOWN_BROWSER_COOKIE, _serializer().dumps([admin.id, secrets.token_hex(16)]),
-        max_age=KNOWN_BROWSER_SECONDS, path=request.path, secure=request.is_secure, httponly=True, samesite="Lax",
+        max_age=KNOWN_BROWSER_SECONDS, path=request.script_root + request.path, secure=request.is_secure,
+        httponly=True, samesite="Lax",
     )  # fmt: skip
 
 

@@ -27,12 +27,15 @@ class AdminSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app):
         return request.is_secure or super().get_cookie_secure(app)
 
+    def get_cookie_path(self, app):
+        """The admin pages' path as browsers see it: below Moodle's path when nginx names one (X-Forwarded-Prefix)."""
+        return request.script_root + PREFIX + "/"
+
 
 def init_sessions(app):
     app.session_interface = AdminSessionInterface()
     app.config.update(
         SESSION_COOKIE_NAME="AlxBridgeSession",
-        SESSION_COOKIE_PATH=PREFIX + "/",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session, like Moodle's sesskey

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..errors import DatabaseUnavailable
 from ..extensions import cache, get_database
+from ..wwwroot import moodle_path, site_url
 from .auth import RestProtocolDisabled
 from .call import parse_call
 from .exceptions import (
@@ -72,7 +73,8 @@ def _is_passed_through(call, database):
 
 def _forward(call):
     try:
-        return forward(request, current_app.config["ALX_MOODLE_UPSTREAM"])
+        config = current_app.config
+        return forward(request, config["ALX_MOODLE_UPSTREAM"], moodle_path(config, request))
     except MoodleError as error:  # the upstream cannot be reached: still a Moodle envelope, never a 500
         log.error("request %s: pass-through of %s failed: %s", g.request_id, call.function, _loggable(error.debuginfo))
         return _error_response(error, call.format)
@@ -82,7 +84,8 @@ def _context(database, connection):
     return CallContext(
         connection=connection, tables=database.tables, caller=None, token=g.ws_call.token, now=database.now(),
         method=request.method, client_ip=request.remote_addr or "", user_agent=request.user_agent.string,
-        headers=request.headers, site_url=request.url_root.rstrip("/"), settings=current_app.config, cache=cache,
+        headers=request.headers, site_url=site_url(current_app.config, request), settings=current_app.config,
+        cache=cache,
     )  # fmt: skip
 
 
