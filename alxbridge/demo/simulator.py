@@ -33,6 +33,7 @@ MEAN_PAUSE = 4.0  # seconds between two actions on average: about 15 changes a m
 MIN_PAUSE, MAX_PAUSE = 0.5, 15.0
 REFRESH_EVERY = 240  # seconds between two API refreshes (each reads one company, in turn)
 FIRST_REFRESH = 5  # the first refresh comes soon, so the monitoring pages show a call at once
+ATTEMPTS = 3  # actions tried per step before the step does nothing
 REPORT_EVERY = 600  # seconds between two summary lines in the server's output
 
 
@@ -96,12 +97,15 @@ class SiteSimulator:
             self.refresh.prepare(self.database)
 
     def step(self):
-        """One action in its own transaction; its :class:`~.moodle_actions.Done`, or ``None`` when it found
-        nothing to do."""
-        action = self._pick()
+        """One action in its own transaction; its :class:`~.moodle_actions.Done`, or ``None`` when
+        :data:`ATTEMPTS` actions in a row found nothing to do."""
         with self.database.begin() as connection:
             require_demo(connection, self.database.tables)
-            done = action(Site(connection, self.database.tables, self.database.now(), self.rng))
+            site = Site(connection, self.database.tables, self.database.now(), self.rng)
+            for _ in range(ATTEMPTS):  # an action that found nothing to do gives its turn to another
+                done = self._pick()(site)
+                if done is not None:
+                    break
         if done is not None:
             self.stats.actions[done.kind] += 1
             self.stats.events += done.events
