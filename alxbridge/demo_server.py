@@ -71,7 +71,8 @@ def banner(base, logins, tick_seconds, quiet_site, ticking):
             "Learners at work: a change every few seconds (activity and course completions, enrolments, an unenrolment",
             "  now and then, profile edits), each with the rows and the logstore_standard_log events Moodle writes;",
             f"  every {REFRESH_EVERY // 60} minutes a Power BI refresh reads one company through the API with",
-            f"  accounts of its own ({ACCOUNT_PREFIX}*), so the tokens above stay yours (--quiet-site: none of this).",
+            f"  accounts of its own ({ACCOUNT_PREFIX}*), so the tokens above stay yours; once an hour a draft",
+            "  query asks for too large a page: an alert at the next 15-minute check. --quiet-site: none of this.",
         ]
     if ticking:
         lines.append(

@@ -12,9 +12,10 @@ import random
 import pytest
 import sqlalchemy as sa
 
+from alxbridge.alerts import check_alerts
 from alxbridge.demo import NotADemoSite, build_demo_site, catalog, read_demo_logins
 from alxbridge.demo.moodle_actions import ACTIONS
-from alxbridge.demo.reporting_client import ACCOUNT_PREFIX, POWER_QUERY_AGENT, PowerBiRefresh
+from alxbridge.demo.reporting_client import ACCOUNT_PREFIX, DRAFT_TRIES, POWER_QUERY_AGENT, PowerBiRefresh
 from alxbridge.demo.simulator import SiteSimulator
 from alxbridge.reporting.sessions import token_hash
 from alxbridge.sync.runs import run_sync
@@ -129,3 +130,22 @@ def test_stops_before_the_next_action_when_the_marker_is_gone(new_database):
             simulator.step()
         assert event_count(site) == before
         database.engine.dispose()
+
+
+def test_a_refused_draft_query_is_an_alert_at_the_next_check(demo, app):
+    logs = demo.tables.local_alx_api_logs
+    with demo.database.connect() as connection:
+        first_new = (connection.execute(sa.select(sa.func.max(logs.c.id))).scalar() or 0) + 1
+    with live_server(app) as url:
+        reader = PowerBiRefresh(url).prepare(demo.database)
+        assert reader.draft_query(demo.database) == DRAFT_TRIES
+    author = reader.accounts[0]
+    with demo.database.connect() as connection:
+        refused = connection.execute(sa.select(logs.c.userid, logs.c.error_message).where(logs.c.id >= first_new)).all()
+    assert [row.userid for row in refused] == [author.userid] * DRAFT_TRIES
+    assert all("Requested limit is too large" in row.error_message for row in refused), refused
+    result = check_alerts(demo.database, site_url="http://demo.example")
+    assert any(
+        condition.alert_type == "performance" and condition.subject.startswith(f"user:{author.userid}:")
+        for _, condition in result.raised
+    ), result.raised

@@ -6,9 +6,10 @@ would, with Moodle's events. The accounts are the readers' own, not the tokens `
 prints: the API's read sessions and daily quota are per token and per token owner, so the
 simulator's reads neither acknowledge the changes a visitor's own polling should see nor spend the
 visitor's 100 calls a day. A refresh reads one company (in turn) page by page over HTTP, as Power
-Query does, the first account with Power Query's User-Agent; it stays under :data:`DAILY_BUDGET`
-calls per account and day, below the plugin's default quota, so it never trips the rate limit
-alert by itself. Tokens are never logged.
+Query does, the first account with Power Query's User-Agent; now and then an author's draft query
+asks for too large a page, so the alert check has repeated errors to report. The readers stay under
+:data:`DAILY_BUDGET` calls per account and day, below the plugin's default quota, so they never trip
+the rate limit alert. Tokens are never logged.
 """
 
 import json
@@ -34,6 +35,8 @@ ACCOUNT_PREFIX = "powerbi."
 PAGE = 100  # rows per call, Power BI's usual page
 DAILY_BUDGET = 80  # calls per account and day, under the plugin's default rate_limit of 100
 MAX_PAGES = 20  # one refresh reads at most this many pages
+DRAFT_LIMIT = 5000  # a draft query's page size: above the plugin's default max_records (1000)
+DRAFT_TRIES = 3  # the alert check reports 3 errors of one user within 15 minutes
 TIMEOUT = 30
 
 
@@ -120,31 +123,45 @@ class PowerBiRefresh:
             zone = site_timezone(connection, database.tables, self.timezone)
             return calls_today(connection, database.tables, account.userid, database.now(), zone) < DAILY_BUDGET
 
-    def _call(self, account, offset):
+    def _call(self, account, limit, offset):
         """One page: the decoded JSON (a list of rows, or Moodle's exception object)."""
         body = urllib.parse.urlencode({
             "wstoken": account.token, "wsfunction": catalog.PROGRESS_FUNCTION, "moodlewsrestformat": "json",
-            "limit": PAGE, "offset": offset,
+            "limit": limit, "offset": offset,
         }).encode()  # fmt: skip
         request = urllib.request.Request(self.url, data=body, headers={"User-Agent": account.user_agent})  # noqa: S310 - our own server
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
             return json.loads(response.read().decode("utf-8"))
 
-    def run(self, database):
-        """One refresh of the next company; the number of API calls it made."""
-        if not self.accounts:
-            return 0
+    def _next_account(self):
         account = self.accounts[self._turn % len(self.accounts)]
         self._turn += 1
+        return account
+
+    def _read(self, database, account, limit):
+        """Page through the account's company with ``limit`` rows a page; the number of calls made."""
         if not self._within_budget(database, account):
             return 0
         calls = 0
         try:
             for page in range(MAX_PAGES):
-                rows = self._call(account, page * PAGE)
+                rows = self._call(account, limit, page * limit)
                 calls += 1
-                if not isinstance(rows, list) or len(rows) < PAGE:
+                if not isinstance(rows, list) or len(rows) < limit:  # the last page, or Moodle's exception
                     break
         except (OSError, ValueError) as error:  # the server went away (stopping), or answered something odd
             log.warning("demo report refresh of company %s failed: %s", account.companyid, type(error).__name__)
         return calls
+
+    def run(self, database):
+        """One refresh of the next company; the number of API calls it made."""
+        return self._read(database, self._next_account(), PAGE) if self.accounts else 0
+
+    def draft_query(self, database):
+        """A report author trying a draft query that asks for more rows a page than ``max_records`` allows, and
+        refreshing it :data:`DRAFT_TRIES` times: refused each time, which the next alert check reports as
+        repeated API errors of that account. The number of calls made."""
+        if not self.accounts:
+            return 0
+        account = self._next_account()
+        return sum(self._read(database, account, DRAFT_LIMIT) for _ in range(DRAFT_TRIES))

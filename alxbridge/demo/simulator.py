@@ -2,9 +2,9 @@
 
 ``./run demo`` (``alx demo-serve``) starts a :class:`SiteSimulator` next to the server, so the sync
 tick, the monitoring charts, the alerts and the API have something to show from the first minute.
-Every few seconds it performs one action of :mod:`.moodle_actions` in its own transaction, and
-every few minutes a :class:`~.reporting_client.PowerBiRefresh` reads a company's rows through the
-served API.
+Every few seconds it performs one action of :mod:`.moodle_actions` in its own transaction; every
+few minutes a :class:`~.reporting_client.PowerBiRefresh` reads a company's rows through the served
+API, and once an hour a report author's draft query is refused, for the alert check to report.
 
 It only ever writes into a database ``alx demo`` built: :meth:`SiteSimulator.prepare` refuses, with
 a one-line :class:`~.errors.NotADemoSite`, a database without the demo marker, and every action's
@@ -31,8 +31,10 @@ from .moodle_actions import ACTIONS, Site
 log = logging.getLogger(__name__)
 MEAN_PAUSE = 4.0  # seconds between two actions on average: about 15 changes a minute
 MIN_PAUSE, MAX_PAUSE = 0.5, 15.0
-REFRESH_EVERY = 240  # seconds between two API refreshes (each reads one company, in turn)
+REFRESH_EVERY = 360  # seconds between two API refreshes (each reads one company, in turn)
 FIRST_REFRESH = 5  # the first refresh comes soon, so the monitoring pages show a call at once
+DRAFT_EVERY = 3600  # seconds between two refused draft queries (an alert each, at the next alert check)
+FIRST_DRAFT = 120  # the first one soon, so the first quarter-hour's alert check has an alert to raise
 ATTEMPTS = 3  # actions tried per step before the step does nothing
 REPORT_EVERY = 600  # seconds between two summary lines in the server's output
 
@@ -130,6 +132,7 @@ class SiteSimulator:
     def _run(self):
         cpu_start = time.thread_time()
         next_refresh = time.monotonic() + FIRST_REFRESH
+        next_draft = time.monotonic() + FIRST_DRAFT
         next_report = time.monotonic() + REPORT_EVERY
         try:
             while not self._stop.wait(self._pause()):
@@ -138,6 +141,9 @@ class SiteSimulator:
                     if self.refresh is not None and time.monotonic() >= next_refresh:
                         self.stats.api_calls += self.refresh.run(self.database)
                         next_refresh = time.monotonic() + REFRESH_EVERY
+                    if self.refresh is not None and time.monotonic() >= next_draft:
+                        self.stats.api_calls += self.refresh.draft_query(self.database)
+                        next_draft = time.monotonic() + DRAFT_EVERY
                 except (sa.exc.DBAPIError, DatabaseUnavailable) as error:  # e.g. SQLite busy past its timeout
                     log.warning("site simulator: an action failed and is skipped: %s", type(error).__name__)
                 self.stats.cpu_seconds = time.thread_time() - cpu_start
