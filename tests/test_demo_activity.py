@@ -18,6 +18,7 @@ from alxbridge.demo.moodle_actions import ACTIONS
 from alxbridge.demo.reporting_client import ACCOUNT_PREFIX, DRAFT_TRIES, POWER_QUERY_AGENT, PowerBiRefresh
 from alxbridge.demo.simulator import SiteSimulator
 from alxbridge.reporting.sessions import token_hash
+from alxbridge.sync.events import standard_log_in_use
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.tick import run_tick
 
@@ -149,3 +150,17 @@ def test_a_refused_draft_query_is_an_alert_at_the_next_check(demo, app):
         condition.alert_type == "performance" and condition.subject.startswith(f"user:{author.userid}:")
         for _, condition in result.raised
     ), result.raised
+
+
+def test_a_demo_built_before_the_log_store_gets_moodles_default_before_the_first_action(new_database):
+    with new_database("sqlite") as url:
+        database = make_app(url).extensions["alx_database"]
+        build_demo_site(database, companies=2, users=30, courses=4, seed=2, now=NOW)
+        config, log = database.tables.config_plugins, database.tables.logstore_standard_log
+        with database.begin() as connection:
+            connection.execute(sa.delete(config).where(config.c.plugin == "tool_log"))
+            log.drop(connection)
+        SiteSimulator(database).prepare()
+        with database.connect() as connection:
+            assert standard_log_in_use(connection, database.tables)
+        database.engine.dispose()

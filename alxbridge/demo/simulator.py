@@ -60,9 +60,11 @@ class Stats:
 
 
 def ensure_log_store(database):
-    """Moodle's default, ``tool_log | enabled_stores = logstore_standard``, on a demo built before it was set."""
+    """Moodle's default, ``tool_log | enabled_stores = logstore_standard``, and the store's table, on a demo built
+    before either was part of it."""
     config = database.tables.config_plugins
     with database.begin() as connection:
+        database.tables.logstore_standard_log.create(connection, checkfirst=True)
         where = sa.and_(config.c.plugin == "tool_log", config.c.name == "enabled_stores")
         if connection.execute(sa.select(config.c.id).where(where)).first() is None:
             plugin, name, value = catalog.OTHER_PLUGIN_CONFIG[0]
