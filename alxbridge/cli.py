@@ -103,21 +103,40 @@ def create_token_command(username, service_shortname, valid_until, ip_restrictio
 @operator_command
 def demo_command(companies, users, courses, seed, now, if_missing, replace):
     """Build a demo Moodle/IOMAD site in the configured database (never in a real site's)."""
+    if if_missing and replace:
+        raise click.UsageError("--if-missing and --replace exclude each other")
+    logins = _demo_site(
+        if_missing=if_missing, companies=companies, users=users, courses=courses, seed=seed, now=now, replace=replace
+    )
+    click.echo("\n".join(logins.lines()))
+
+
+def _demo_site(if_missing, **build):
+    """The logins of the configured database's demo site: kept with ``if_missing``, else built (``build``)."""
     from .demo import build_demo_site, demo_site_present, read_demo_logins
     from .demo.credentials import credentials_key
 
-    if if_missing and replace:
-        raise click.UsageError("--if-missing and --replace exclude each other")
     database = get_database()
     key = credentials_key(current_app.secret_key)  # this install's: the source alone opens no demo
     if if_missing and demo_site_present(database):
-        logins = read_demo_logins(database, key)
-    else:
-        logins = build_demo_site(
-            database, companies=companies, users=users, courses=courses, seed=seed, now=now, replace=replace,
-            credentials_key=key,
-        )  # fmt: skip
-    click.echo("\n".join(logins.lines()))
+        return read_demo_logins(database, key)
+    return build_demo_site(database, credentials_key=key, **build)
+
+
+@alx.command("demo-serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@click.option("--quiet-site", is_flag=True, help="No simulated learners: the site changes only when you change it.")
+@click.option("--tick-seconds", type=click.IntRange(min=1), help="Sync tick interval.  [default: ALX_SYNC_TICK_SECONDS "
+              "when set, else 10]")  # fmt: skip
+@operator_command
+def demo_serve_command(host, port, quiet_site, tick_seconds):
+    """Build the demo site if missing, sync it, and serve it with learners at work (what ./run demo runs)."""
+    from .demo_server import serve_demo
+
+    logins = _demo_site(if_missing=True)
+    app = current_app._get_current_object()
+    serve_demo(app, get_database(), logins, host, port, quiet_site=quiet_site, tick_seconds=tick_seconds)
 
 
 # Jobs: sync, check-alerts, cleanup, scheduler. Exit codes a cron wrapper can trust:

@@ -134,6 +134,13 @@ def test_plugin_settings_are_its_install_defaults(demo):
     }
 
 
+def test_the_standard_log_store_is_enabled_as_on_a_fresh_moodle(demo):
+    """The sync tick follows ``logstore_standard_log`` only when Moodle logs to it (``tool_log | enabled_stores``)."""
+    stores = demo.value("SELECT value FROM {p}config_plugins WHERE plugin = 'tool_log' AND name = 'enabled_stores'")
+    assert stores == "logstore_standard"
+    assert demo.value("SELECT COUNT(*) FROM {p}logstore_standard_log") == 0
+
+
 def test_moodle_ids_guest_admin_site_course_and_system_context(demo):
     assert demo.rows("SELECT id, username FROM {p}user WHERE id IN (1, 2) ORDER BY id") == [(1, "guest"), (2, "admin")]
     assert demo.rows("SELECT id, format, category FROM {p}course WHERE id = 1") == [(1, "site", 0)]

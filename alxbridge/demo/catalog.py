@@ -49,6 +49,10 @@ PLUGIN_CONFIG = (
     ("version", "2024100801"),
 )
 
+# Other plugins' settings a Moodle install writes: the standard log store enabled (Moodle's default), so the
+# sync tick can follow the events the demo's activity simulator logs, as it follows a real site's.
+OTHER_PLUGIN_CONFIG = (("tool_log", "enabled_stores", "logstore_standard"),)
+
 # Moodle creates its standard roles with empty names (the UI shows language strings); IOMAD adds two.
 ROLES = (
     # id, name, shortname, archetype

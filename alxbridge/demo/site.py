@@ -182,19 +182,13 @@ class SiteGenerator:
     # -- settings -----------------------------------------------------------------------------
 
     def settings(self):
-        """Site config (with the demo marker), the plugin's defaults, roles and the REST capability."""
+        """Site config (with the demo marker), the plugin's defaults, the log store, roles and the REST capability."""
         for name, value in (*catalog.SITE_CONFIG, (catalog.MARKER, str(self.spec.seed))):
             yield "config", {"id": self.new_id("config"), "name": name, "value": value}
-        for name, value in catalog.PLUGIN_CONFIG:
-            yield (
-                "config_plugins",
-                {
-                    "id": self.new_id("config_plugins"),
-                    "plugin": catalog.PLUGIN,
-                    "name": name,
-                    "value": value,
-                },
-            )
+        plugin_config = [(catalog.PLUGIN, name, value) for name, value in catalog.PLUGIN_CONFIG]
+        for plugin, name, value in (*plugin_config, *catalog.OTHER_PLUGIN_CONFIG):
+            row = {"id": self.new_id("config_plugins"), "plugin": plugin, "name": name, "value": value}
+            yield "config_plugins", row
         for role_id, name, shortname, archetype in catalog.ROLES:
             yield (
                 "role",
