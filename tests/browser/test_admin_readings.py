@@ -96,3 +96,16 @@ def test_unknown_company_and_mail_server_messages(browser, admin_page, demo):  #
     page.goto(f"{PREFIX}/test_email_alert.php")
     status = page.inner_text("#mail-status")
     assert "No mail server is set up for the bridge" in status and "docs/operations.md" in status
+
+
+def test_chart_colours_follow_meaning(admin_page, demo):  # issue 22 #11
+    page, watcher = admin_page
+    page.goto(f"{PREFIX}/advanced_monitoring.php")
+    colours = page.evaluate(
+        "Object.fromEntries(Chart.getChart('request-flow').data.datasets.map(d => [d.label, d.borderColor]))"
+    )
+    assert colours == {"Incoming": "#0f6cbf", "Successful": "#198754", "Errors": "#dc3545"}
+    page.goto(f"{PREFIX}/control_center.php")
+    slices = page.evaluate("Chart.getChart('security-score-chart').data.datasets[0].backgroundColor")
+    assert slices == ["#198754", "#dee2e6"]  # the score green, the unused part grey
+    assert watcher.problems == []
