@@ -203,11 +203,53 @@ class CompanySettings:
 
 
 def read_company_settings(connection, tables, companyid):
-    settings = tables.local_alx_api_settings
+    """The company's settings: the plugin's rows, overlaid by the values only the bridge's table can hold."""
+    settings, wide = tables.local_alx_api_settings, tables.local_alxbridge_company_setting
     rows = connection.execute(
-        sa.select(settings.c.setting_name, settings.c.setting_value).where(settings.c.companyid == companyid)
+        sa.select(sa.literal(0).label("wide"), settings.c.setting_name, settings.c.setting_value)
+        .where(settings.c.companyid == companyid)
+        .union_all(
+            sa.select(sa.literal(1), wide.c.setting_name, wide.c.setting_value).where(wide.c.companyid == companyid)
+        )
     )
-    return CompanySettings(companyid, {name: int(value) for name, value in rows})
+    return CompanySettings(companyid, overlay_wide_values(rows))
+
+
+def overlay_wide_values(rows):
+    """``{name: value}`` of ``(wide, name, value)`` rows: a bridge row (``wide`` true) wins over the plugin's.
+
+    The plugin's ``setting_value`` is a TINYINT; a value it cannot hold (a daily limit of 500) lives in
+    ``local_alxbridge_company_setting``, and the plugin's row keeps the nearest value it can hold.
+    """
+    plugin, bridge = {}, {}
+    for is_wide, name, value in rows:
+        (bridge if is_wide else plugin)[name] = int(value)
+    return plugin | bridge
+
+
+TINYINT_RANGE = range(-128, 128)
+
+
+def write_company_setting(connection, tables, companyid, name, value, now):
+    """Store one company setting: in the plugin's table, and in the bridge's when the TINYINT cannot hold it."""
+    table, wide = tables.local_alx_api_settings, tables.local_alxbridge_company_setting
+    storable = min(max(value, TINYINT_RANGE.start), TINYINT_RANGE.stop - 1)
+    upsert(
+        connection, table, {"companyid": companyid, "setting_name": name},
+        {"setting_value": storable, "timecreated": now, "timemodified": now},
+        on_update={"setting_value": storable, "timemodified": now},
+    )  # fmt: skip
+    if value == storable:
+        connection.execute(sa.delete(wide).where(wide.c.companyid == companyid, wide.c.setting_name == name))
+    else:
+        upsert(connection, wide, {"companyid": companyid, "setting_name": name},
+               {"setting_value": value, "timemodified": now})  # fmt: skip
+
+
+def delete_company_settings(connection, tables, companyid, names):
+    """Remove the company's rows of ``names`` from both tables (the setting falls back to its default)."""
+    for table in (tables.local_alx_api_settings, tables.local_alxbridge_company_setting):
+        connection.execute(sa.delete(table).where(table.c.companyid == companyid, table.c.setting_name.in_(names)))
 
 
 def read_course_flags_of_all_companies(connection, tables):

@@ -7,6 +7,8 @@
   ``tombstone_horizon`` moves up in the same transaction, so a client that last read before the
   purge is served in full rather than missing deletions.
 
+* refused calls (:mod:`alxbridge.webservice.refusals`) older than ``log_retention_days``, and never
+  kept longer than :data:`REFUSAL_RETENTION_DAYS`, so the table stays bounded;
 * read sessions that can no longer matter: abandoned open ones (idle past
   :data:`~alxbridge.reporting.sessions.IDLE_SECONDS`) and completed ones superseded by a later
   completed session of the same token and company (the latest one is the token's acknowledgement).
@@ -27,6 +29,7 @@ from .sync.state import raise_tombstone_horizon
 BATCH = 5000
 DAY = 86400
 TOMBSTONE_RETENTION_DAYS = 35  # longer than any client may reasonably go between two incremental reads
+REFUSAL_RETENTION_DAYS = 30  # refused calls are kept this long at most, even when logs are kept for ever
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def purges(tables, settings, now):
     logs, alerts, runs = tables.local_alx_api_logs, tables.local_alx_api_alerts, tables.local_alxbridge_sync_run
     cache, reporting = tables.local_alx_api_cache, tables.local_alx_api_reporting
     sessions, quota = tables.local_alxbridge_read_session, tables.local_alxbridge_quota
+    refusals = tables.local_alxbridge_refusal
+    refusal_days = min(filter(None, (settings.log_retention_days, REFUSAL_RETENTION_DAYS)))
     found = []
     if settings.log_retention_days > 0:
         cutoff = now - settings.log_retention_days * DAY
@@ -84,6 +89,7 @@ def purges(tables, settings, now):
         Purge("finished read sessions", sessions, _finished_read_sessions(sessions, now)),
         # A day's quota count is read on that day only; two days back covers every timezone's "today".
         Purge("past quota days", quota, quota.c.day < now - 2 * DAY),
+        Purge("refused calls", refusals, refusals.c.timeminute < now - refusal_days * DAY),
     ]
     return found
 

@@ -36,6 +36,7 @@ PLUGIN_TABLES = (
     "local_alx_api_logs", "local_alx_api_settings", "local_alx_api_reporting", "local_alx_api_sync_status",
     "local_alx_api_cache", "local_alx_api_alerts", "local_alxbridge_company", "local_alxbridge_course",
     "local_alxbridge_sync_run", "local_alxbridge_read_session", "local_alxbridge_quota",
+    "local_alxbridge_company_setting", "local_alxbridge_refusal",
 )  # fmt: skip
 
 _versions = itertools.count(RECORDED_AT + 1)

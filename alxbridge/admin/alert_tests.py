@@ -9,7 +9,7 @@ from flask import current_app, flash, g, request, url_for
 from werkzeug.utils import redirect
 
 from ..alerts.mail import MailConfigError, smtp_server
-from ..alerts.manual import TEST_TYPES, send_test_alert
+from ..alerts.manual import NO_MAIL_SERVER, TEST_TYPES, send_test_alert
 from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts
 from ..plugin_settings import SEVERITIES, read_plugin_settings
@@ -22,7 +22,7 @@ def _mail_server():
     """``(description, problem)`` of ``ALX_SMTP_URL`` for the status banner (never its password)."""
     url = current_app.config.get("ALX_SMTP_URL")
     if not url:
-        return None, "ALX_SMTP_URL is not set: alerts are stored but not mailed."
+        return None, NO_MAIL_SERVER[0].upper() + NO_MAIL_SERVER[1:] + "."
     try:
         server = smtp_server(url)
     except MailConfigError as error:

@@ -2,9 +2,11 @@
 
 Corrected from the plugin: response times and errors from the columns that exist, the limits the
 web service applies, no random chart values, and the 30-day window the product guide describes.
-"Clear API cache" deletes rows of the plugin's cache table (all, or one company's) instead of
-purging every Moodle cache; "Test all endpoints" runs five probes. Both are CSRF-protected POSTs
-that answer JSON with ``ajax=1`` and otherwise flash and redirect, or render the probe results.
+"Clear API cache" retires the cached answers of one company (or all) in the bridge's response cache,
+which is what serves them, by bumping the company's cache generation, and deletes its rows of the
+plugin's cache table, instead of purging every Moodle cache; "Test all endpoints" runs five probes.
+Both are CSRF-protected POSTs that answer JSON with ``ajax=1`` and otherwise flash and redirect, or
+render the probe results.
 """
 
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
@@ -18,11 +20,12 @@ from ..metrics.api_usage import (
     traffic,
     user_usage_today,
 )
-from ..metrics.cache import cache_outcomes, cache_rows, cache_rows_by_company, delete_cache_rows
+from ..metrics.cache import cache_outcomes, cache_rows, delete_cache_rows
 from ..metrics.company_performance import company_performance
 from ..metrics.limits import all_companies
 from ..metrics.probes import run_probes
 from ..metrics.tokens import token_counts
+from ..sync.state import bump_cache_generation
 from . import bp
 from .layout import monitoring_reads, render_page
 
@@ -62,7 +65,6 @@ def _page(window, probes=None):
             "tokens": token_counts(connection, tables, moment.now),
             "companies": company_performance(connection, tables, limits, moment, since),
             "cache_table": cache_rows(connection, tables, moment.now),
-            "cache_by_company": cache_rows_by_company(connection, tables, moment.now),
             "company_list": all_companies(connection, tables),
         }
     links = [(endpoint, label) for endpoint, label in LINKS if endpoint in current_app.view_functions]
@@ -80,6 +82,7 @@ def _answer(ajax, window, done, message, **details):
 
 
 def _clear_cache(window, ajax):
+    """Retire the cached answers of one company (or all) and delete their rows of the plugin's cache table."""
     text = request.form.get("companyid", "").strip()
     database = get_database()
     with database.begin() as connection:
@@ -87,10 +90,20 @@ def _clear_cache(window, ajax):
         company = companies.get(int(text)) if text.isdigit() else None
         if text and company is None:
             return _answer(ajax, window, False, "Choose a company from the list, or all companies.")
+        chosen = [company] if company else list(companies.values())
+        generations = bump_cache_generation(connection, database.tables, [c.id for c in chosen], database.now())
         deleted = delete_cache_rows(connection, database.tables, company.id if company else None)
-    scope = f" for {company.name}" if company else ""
-    entries = "entry" if deleted == 1 else "entries"
-    return _answer(ajax, window, True, f"API cache cleared{scope}: {deleted} cache {entries} removed.", deleted=deleted)
+    rows = "row" if deleted == 1 else "rows"
+    if company and not generations[company.id]:
+        retired = "it has not been synced yet, so its answers are read live and none is cached"
+    else:
+        retired = (
+            "every answer cached so far is retired from the bridge's response cache; the next calls read the "
+            "reporting table"
+        )
+    scope = company.name if company else f"all {len(chosen)} companies"
+    message = f"API cache cleared for {scope}: {retired}; {deleted} {rows} of the plugin's cache table deleted."
+    return _answer(ajax, window, True, message, deleted=deleted, companies=[c.id for c in chosen])
 
 
 @bp.route("/advanced_monitoring.php", methods=["GET", "POST"])

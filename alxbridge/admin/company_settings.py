@@ -55,6 +55,7 @@ class CompanyPanel:
     # "Always incremental" while Power Query reads the company: its reports would show only the changed rows.
     power_query_reads_increments: bool = False
     errors: tuple[str, ...] = ()
+    missing_id: int | None = None  # a company id was asked for that no company has
     client_days: ClassVar[int] = CLIENT_DAYS
     field_labels: ClassVar[dict] = FIELD_LABELS
     sync_modes: ClassVar[dict] = SYNC_MODE_LABELS
@@ -71,7 +72,7 @@ def company_panel(connection, tables, companyid, moment, form=None, errors=()):
     companies = all_companies(connection, tables)
     company = next((company for company in companies if company.id == companyid), None)
     if company is None:
-        return CompanyPanel(companies)
+        return CompanyPanel(companies, missing_id=companyid if companyid else None)
     settings = read_company_settings(connection, tables, company.id)
     plugin = read_plugin_settings(connection, tables)
     courses = company_courses(connection, tables, company.id)
@@ -124,6 +125,8 @@ def _page(companyid, form=None, errors=(), status=200):
     database = get_database()
     with database.connect() as connection:
         panel = company_panel(connection, database.tables, companyid, site_moment(connection), form, errors)
+    if panel.missing_id is not None:
+        status = 404
     return render_page(
         "admin/company_settings.html", title="Company Settings", active="admin.company_settings", panel=panel,
         status=status,

@@ -131,7 +131,9 @@ def view_reporting_data():
         page = active_rows_page(connection, tables, companyid, status, request.args.get("page", 1, type=int), size)
     return render_page(
         "admin/view_reporting_data.html", title=f"Reporting Data: {found[0].name}", active="admin.view_reporting_data",
-        company=found[0], page=page, chosen_status=status, statuses=STATUSES, per_page=size,
+        company=found[0], page=page, chosen_status=status, per_page=size,
+        # Only statuses the company has: "not enrolled" is in rows the PHP plugin wrote, never in the bridge's.
+        statuses=[value for value in STATUSES if value == status or getattr(found[0], value)],
         per_page_choices=PER_PAGE_CHOICES, moment=moment,
     )  # fmt: skip
 

@@ -12,6 +12,7 @@ from ..metrics.api_usage import call_stats, recent_errors, traffic, user_usage_t
 from ..metrics.cache import cache_outcomes
 from ..metrics.company_performance import company_performance
 from ..metrics.overview import active_reporting_rows, company_count
+from ..metrics.refusals import refusal_report
 from ..metrics.security import security_status
 from ..metrics.sync import scheduler_timezone, trend_summary
 from ..metrics.sync_activity import company_syncs, sync_days
@@ -54,6 +55,7 @@ def _security(connection, tables, settings, limits, moment):
         "errors": recent_errors(connection, tables, RECENT_ROWS),
         "admins": site_admins(connection, tables),
         "alerts": recent_alerts(connection, tables, RECENT_ROWS),
+        "refusals": refusal_report(connection, tables, moment.midnight, moment.now),
     }
 
 

@@ -2,13 +2,14 @@
 
 Per company and per caller: today's calls against the daily limit that applies (see
 :mod:`alxbridge.metrics.limits`), the latest calls with their real IP address and user agent
-(the plugin read misspelt columns and showed none), recent errors and rate-limit alerts, and the
-plugin service's tokens, masked.
+(the plugin read misspelt columns and showed none), recent errors and rate-limit alerts, the
+plugin service's tokens, masked, and today's refused calls (bad tokens, blocked requests, suspicious IPs).
 """
 
 from ..metrics.alert_log import RATE_LIMIT_TYPES, recent_alerts
 from ..metrics.api_usage import company_usage, quota_summary, recent_calls, recent_errors, user_usage_today
 from ..metrics.limits import all_companies
+from ..metrics.refusals import refusal_report
 from ..metrics.tokens import plugin_service, service_tokens
 from . import bp
 from .layout import monitoring_reads, render_page
@@ -31,6 +32,7 @@ def check_rate_limit():
             "alerts": recent_alerts(connection, tables, RECENT_ALERTS, RATE_LIMIT_TYPES),
             "service": plugin_service(connection, tables),
             "tokens": service_tokens(connection, tables, moment.now),
+            "refusals": refusal_report(connection, tables, moment.midnight, moment.now),
         }
     return render_page(
         "admin/check_rate_limit.html", title="Rate Limit & Security Monitor", active="admin.check_rate_limit",

@@ -51,13 +51,21 @@ def _held_because(settings, severity, honour_switches, bypass_filters):
     return None
 
 
+# In a site admin's words: the setting is the server operator's, so say who sets it and where it is documented.
+NO_MAIL_SERVER = (
+    "no mail server is set up for the bridge, so alerts are stored and shown on these pages but not e-mailed. "
+    "Whoever runs the bridge sets one up: the ALX_SMTP_URL setting, described in the operations guide "
+    '(docs/operations.md, section "Health, logs and alerts")'
+)
+
+
 def _mail_skipped_because(settings, smtp_url, honour_switches):
     if honour_switches and not settings.enable_email_alerts:
         return "e-mail alerts are disabled (enable_email_alerts)"
     if not settings.alert_emails:
         return "no valid recipient in alert_emails"
     if not smtp_url:
-        return "ALX_SMTP_URL is not set, so the bridge has no mail server"
+        return NO_MAIL_SERVER
     return None
 
 

@@ -8,14 +8,17 @@ One definition each (the plugin had several, see the design's §3.2):
 * **success rate** = calls that did not fail ÷ calls, in percent (``None`` without calls);
 * **average / p95 response** over the calls with ``response_time_ms > 0``: a zero is a row written
   without timing (the quota's rejection row), not a fast call. p95 is the nearest-rank percentile;
+* a caller's **usage** is their admitted calls: the log row of the quota's refusal is not a call the
+  quota let through, so a caller at a limit of 2 reads "2 / 2", never "3 / 2, 150 %";
 * a **limit reached** (rate-limit violation) is a caller whose calls today reached the daily limit
   that applies to them (:mod:`.limits`) — the web service's own rule, which refuses the next call
   (variant (d)); the plugin's dashboards instead compared a company's calls with the limit, but
   the limit is per token owner, so per-company figures here are those of the company's busiest caller;
 * **failed authentication**: calls refused for lack of access. Moodle, the plugin and the bridge
-  refuse a bad or expired token before the function runs, so those attempts are never in this log
-  (the bridge's abuse shield counts them in memory); the logged ones are errors matching the
-  plugin's auth patterns, plus the bridge's refusal of a valid token whose owner has no company.
+  refuse a bad or expired token before the function runs, so those attempts are never in this log:
+  the bridge records them in ``local_alxbridge_refusal`` (:mod:`.refusals`), and they are added to
+  the logged ones (errors matching the plugin's auth patterns, and the bridge's refusal of a valid
+  token whose owner has no company).
 
 Windows are ``since <= timeaccessed <= until``; chart buckets are ``[start, end)``, the last one
 closed at its end (now), so the buckets of a window add up to the window's totals.
@@ -25,9 +28,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from .refusals import refusal_summary
+
 WARNING_SHARE = 0.8  # a caller at 80 % of the limit is shown as a warning
 SLOW_CALL_MS = 30000  # the plugin's "timeout" threshold
 RESPONSE_BANDS = ((0, 50, "< 50 ms"), (50, 100, "50–100 ms"), (100, 200, "100–200 ms"), (200, None, "≥ 200 ms"))
+QUOTA_REJECTION = "Rate limit exceeded:"  # how reporting.quota words the rejection it logs
 AUTH_ERROR_PATTERNS = ("auth", "forbidden", "permission", "access denied", "not associated with any company")
 
 
@@ -38,6 +44,11 @@ def percent(part, whole):
 
 def failed(logs):
     return sa.and_(logs.c.error_message.is_not(None), logs.c.error_message != "")
+
+
+def quota_rejection(logs):
+    """The log row of a day's first call refused by the daily quota (untimed, with the quota's message)."""
+    return sa.and_(logs.c.response_time_ms == 0, logs.c.error_message.like(f"{QUOTA_REJECTION}%"))
 
 
 def _window(logs, since, until):
@@ -168,13 +179,14 @@ def response_time_bands(connection, tables, since, until):
 
 
 def failed_auth_calls(connection, tables, since, until):
-    """Logged calls refused for lack of access (see the module docstring for what cannot be counted)."""
+    """Calls refused for lack of access: the logged ones and the refused authentications (see the module docstring)."""
     logs = tables.local_alx_api_logs
     message = sa.func.lower(logs.c.error_message)
     matches = sa.or_(*(message.like(f"%{pattern}%") for pattern in AUTH_ERROR_PATTERNS))
-    return connection.execute(
+    logged = connection.execute(
         sa.select(sa.func.count()).select_from(logs).where(_window(logs, since, until), matches)
     ).scalar()
+    return logged + refusal_summary(connection, tables, since, until).failed_auth
 
 
 def _log_rows(tables, *columns):
@@ -225,10 +237,11 @@ def endpoint_stats(connection, tables, since, until):
     ).all()  # fmt: skip
 
 
-def quota_status(calls, limit):
+def quota_status(calls, limit, refused=False):
+    """``refused``: the quota already refused a call today (the limit may have been lowered since)."""
     if not limit:
         return "Unlimited"
-    if calls >= limit:
+    if refused or calls >= limit:
         return "Limit reached"
     return "Warning" if calls >= WARNING_SHARE * limit else "OK"
 
@@ -241,11 +254,12 @@ class UserUsage:
     name: str
     username: str | None
     company: object  # reporting.company.Company or None
-    calls: int
+    calls: int  # admitted calls: the quota's refusal is not usage
     errors: int
     first_call: int
     last_call: int
     limit: int | None
+    refused: int = 0  # calls refused by the daily quota (only the day's first is logged)
 
     @property
     def percent(self):
@@ -253,7 +267,7 @@ class UserUsage:
 
     @property
     def status(self):
-        return quota_status(self.calls, self.limit)
+        return quota_status(self.calls, self.limit, self.refused > 0)
 
     @property
     def limit_reached(self):
@@ -263,11 +277,12 @@ class UserUsage:
 def user_usage(connection, tables, limits, since, until):
     """Every caller of the window with their calls and limit, busiest first."""
     logs, user = tables.local_alx_api_logs, tables.user
-    calls = sa.func.count().label("calls")
+    calls = (sa.func.count() - _count(quota_rejection(logs))).label("calls")
     rows = connection.execute(
         _log_rows(
             tables,
             calls,
+            _count(quota_rejection(logs)).label("refused"),
             _count(failed(logs)).label("errors"),
             sa.func.min(logs.c.timeaccessed).label("first"),
             sa.func.max(logs.c.timeaccessed).label("last"),
@@ -278,7 +293,7 @@ def user_usage(connection, tables, limits, since, until):
     )
     return [
         UserUsage(row.userid, row.name or f"User ID {row.userid}", row.username, limits.company_of(row.userid),
-                  row.calls, int(row.errors), row.first, row.last, limits.of_user(row.userid))
+                  int(row.calls), int(row.errors), row.first, row.last, limits.of_user(row.userid), int(row.refused))
         for row in rows
     ]  # fmt: skip
 
@@ -317,6 +332,7 @@ class CompanyUsage:
     errors: int
     callers: int
     busiest: int  # calls of the company's busiest caller: the one the limit stops first
+    refused: bool = False  # one of its callers was refused by the quota today
 
     @property
     def percent(self):
@@ -324,7 +340,7 @@ class CompanyUsage:
 
     @property
     def status(self):
-        return quota_status(self.busiest, self.limit)
+        return quota_status(self.busiest, self.limit, self.refused)
 
 
 def company_usage(companies, limits, users):
@@ -334,7 +350,7 @@ def company_usage(companies, limits, users):
         own = [user for user in users if user.company is not None and user.company.id == company.id]
         usage.append(
             CompanyUsage(company, limits.of_company(company.id), sum(u.calls for u in own), sum(u.errors for u in own),
-                         len(own), max((u.calls for u in own), default=0))
+                         len(own), max((u.calls for u in own), default=0), any(u.refused for u in own))
         )  # fmt: skip
     return usage
 

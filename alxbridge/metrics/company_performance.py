@@ -56,7 +56,9 @@ class CompanyPerformance:
     def remaining_today(self):
         """Calls left today to the company's busiest caller (``None``: unlimited)."""
         limit = self.today.limit
-        return None if not limit else max(limit - self.today.busiest, 0)
+        if not limit:
+            return None
+        return 0 if self.today.status == "Limit reached" else max(limit - self.today.busiest, 0)
 
 
 @dataclass(frozen=True)

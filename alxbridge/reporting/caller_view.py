@@ -12,7 +12,13 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from ..plugin_settings import PLUGIN, CompanySettings, PluginSettings, plugin_settings_from_config
+from ..plugin_settings import (
+    PLUGIN,
+    CompanySettings,
+    PluginSettings,
+    overlay_wide_values,
+    plugin_settings_from_config,
+)
 from ..prebuilt import prebuilt
 from ..sync.scope import SITE_COURSE_ID, exposed_among
 from ..sync.state import CompanyState, company_state_from_row
@@ -59,8 +65,10 @@ def _company_query(tables, continuing):
 
 @prebuilt
 def _settings_query(tables):
-    """Plugin config, company settings and visible company courses as ``(kind, name, value)`` rows."""
+    """Plugin config, company settings (the plugin's and the bridge's wide ones) and visible company courses,
+    as ``(kind, name, value)`` rows."""
     config, settings = tables.config_plugins, tables.local_alx_api_settings
+    wide = tables.local_alxbridge_company_setting
     company_course, course = tables.company_course, tables.course
     company = sa.bindparam("company")
     return sa.union_all(
@@ -68,6 +76,7 @@ def _settings_query(tables):
         sa.select(sa.literal("setting"), settings.c.setting_name, settings.c.setting_value).where(
             settings.c.companyid == company
         ),
+        sa.select(sa.literal("wide"), wide.c.setting_name, wide.c.setting_value).where(wide.c.companyid == company),
         sa.select(sa.literal("course"), sa.null(), company_course.c.courseid)
         .distinct()
         .join(course, course.c.id == company_course.c.courseid)
@@ -87,17 +96,17 @@ def read_caller_view(connection, tables, user_id, token_hash, limit, offset, now
     parameters = {"user": user_id, "token_hash": token_hash, **latest_parameters(limit, now)}
     row = connection.execute(_company_query(tables, offset != 0), parameters).first()
     company = Company(row.id, row.name, row.shortname) if row else None
-    config, values, courses = {}, {}, set()
+    config, values, courses = {}, [], set()
     for kind, name, value in connection.execute(_settings_query(tables), {"company": company and company.id}):
         if kind == "plugin":
             config[name] = value
-        elif kind == "setting":
-            values[name] = int(value)
+        elif kind in ("setting", "wide"):
+            values.append((kind == "wide", name, value))
         else:
             courses.add(int(value))
     if company is None:
         return CallerView(None, plugin_settings_from_config(config), None, (), CompanyState(0), False, None)
-    settings = CompanySettings(company.id, values)
+    settings = CompanySettings(company.id, overlay_wide_values(values))
     state = company_state_from_row(row) if row.companyid is not None else CompanyState(company.id)
     return CallerView(
         company, plugin_settings_from_config(config), settings, tuple(sorted(exposed_among(courses, settings))),

@@ -86,10 +86,12 @@ def _cached_page(cache, key, ttl, compute):
     return page, False
 
 
-def _page_key(context, company, session, limit, offset, timezone):
-    """Everything the body depends on, so entries never need invalidation (design §2)."""
+def _page_key(context, view, session, limit, offset, timezone):
+    """Everything the body depends on, so entries never need invalidation (design §2), and the company's cache
+    generation, which "Clear API cache" bumps to retire its entries in every process at once."""
     parts = (
-        "alx-progress", company.id, session.mode, session.low_version, session.high_version, session.max_id,
+        "alx-progress", view.company.id, view.state.cache_generation,
+        session.mode, session.low_version, session.high_version, session.max_id,
         session.settings_digest, limit, offset, session.bookmarks.get(offset), context.response_format, timezone,
     )  # fmt: skip
     return ":".join(map(str, parts))
@@ -122,7 +124,7 @@ def _read_page(context, view, limit, offset, timezone, details):
         with session_page(connection, tables, company.id, session, offset, limit) as rows:
             return _page(context, rows, session.fields, timezone)
 
-    key = _page_key(context, company, session, limit, offset, timezone)
+    key = _page_key(context, view, session, limit, offset, timezone)
     page, hit = _cached_page(context.cache, key, view.settings.cache_ttl_minutes * 60, compute)
     completed = record_page(connection, tables, session, offset, page.count, page.last_id, context.now)
     details.update(

@@ -28,6 +28,8 @@ SYNC_COMPANY = TableSpec(
         integer("failures", default="0"),
         text("last_error"),
         integer("timemodified", default="0"),
+        # Part of every cached answer's key: "Clear API cache" bumps it, so no process serves the old entries.
+        integer("cache_generation", default="0"),
     ),
     (unique("companyid", "companyid"),),
 )
@@ -140,4 +142,36 @@ DAILY_QUOTA = TableSpec(
     (unique("userid_day", "userid", "day"),),
 )
 
-BRIDGE_TABLES = (SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL, ADMIN_SESSION, DAILY_QUOTA)
+COMPANY_SETTING = TableSpec(
+    "local_alxbridge_company_setting",
+    "Company settings whose value the plugin's TINYINT setting_value cannot hold (e.g. a daily limit above 127)",
+    (
+        integer("companyid"),
+        char("setting_name", 255),
+        integer("setting_value"),  # wins over the plugin's row of the same name, which keeps the nearest value it holds
+        integer("timemodified", default="0"),
+    ),
+    (unique("companyid_setting", "companyid", "setting_name"),),
+)
+
+AUTH_REFUSAL = TableSpec(
+    "local_alxbridge_refusal",
+    "Web service calls refused before any function ran (bad or expired token, abuse shield), per minute and source",
+    (
+        integer("timeminute"),  # the minute (unix time, a multiple of 60) the attempts fell in
+        char("ip_address", 45),
+        char("reason", 30),  # invalid token | expired token | IP not allowed | … | blocked by the abuse shield
+        # The first 8 hex digits of the token's SHA-256 (empty without a token): tells tokens apart, reveals none.
+        char("token_prefix", 8),
+        integer("attempts", default="0"),
+        integer("timelast", default="0"),
+    ),
+    (
+        unique("minute_source", "timeminute", "ip_address", "reason", "token_prefix"),
+        index("timelast", "timelast"),
+    ),
+)
+
+BRIDGE_TABLES = (
+    SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL, ADMIN_SESSION, DAILY_QUOTA, COMPANY_SETTING, AUTH_REFUSAL,
+)  # fmt: skip

@@ -1,8 +1,10 @@
 """One company's API settings form: what it shows, what a submission changes, the global template copy.
 
 Rows live in ``local_alx_api_settings``, whose ``setting_value`` is a TINYINT (−128…127) in the
-plugin's schema: every number is accepted in the plugin's range intersected with 0…127 and the admin
-is told when a value does not fit (the plugin let 168, 720, 1440 or 10000 through and the database
+plugin's schema: every number is accepted in the plugin's range intersected with 0…127 (the daily
+limit up to the global limit's maximum: a value above 127 is kept in
+``local_alxbridge_company_setting``, see :func:`~alxbridge.plugin_settings.write_company_setting`) and
+the admin is told when a value does not fit (the plugin let 168, 720, 1440 or 10000 through and the database
 clamped or refused them, finding 4). A setting the submission leaves out keeps its stored value, so
 inputs a page disables for a sync mode wipe nothing (finding 5). Rows are written only for values
 that change what the web service applies, except course rows: once any course changes, every course
@@ -13,9 +15,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..plugin_settings import COURSE_SETTING_PREFIX
+from ..plugin_settings import COURSE_SETTING_PREFIX, delete_company_settings, write_company_setting
 from ..sync.scope import visible_company_courses
-from ..upsert import upsert
+from .plugin import RATE_LIMIT as GLOBAL_RATE_LIMIT
 from .values import Change, FormState, WholeNumber, parse_choice, parse_submitted, parse_switch
 
 # The plugin's language strings (lang/en/local_alx_report_api.php).
@@ -45,7 +47,8 @@ STORABLE = " (the plugin's settings table stores at most 127)"
 SYNC_WINDOW = WholeNumber("sync_window_hours", "Incremental Window (Hours)", 1, 127, STORABLE)
 FIRST_SYNC = WholeNumber("first_sync_hours", "Initial Response Window (Hours)", 0, 127, STORABLE)
 CACHE_TTL = WholeNumber("cache_ttl_minutes", "Cache TTL (Minutes)", 1, 127, STORABLE)
-RATE_LIMIT = WholeNumber("rate_limit", "Rate Limit (Requests/Day)", 1, 127, STORABLE)
+# As high as the global limit allows: what the plugin's TINYINT cannot hold is kept in the bridge's table.
+RATE_LIMIT = WholeNumber("rate_limit", "Rate Limit (Requests/Day)", 1, GLOBAL_RATE_LIMIT.high)
 NUMBERS = (SYNC_WINDOW, FIRST_SYNC, CACHE_TTL)
 
 
@@ -175,14 +178,7 @@ def template_update(settings, courses, plugin_config):
 
 def save_company_settings(connection, tables, companyid, update, now):
     """Apply ``update`` to the company's rows (the caller's transaction makes it all or nothing)."""
-    table = tables.local_alx_api_settings
     for name, value in update.writes.items():
-        upsert(
-            connection, table, {"companyid": companyid, "setting_name": name},
-            {"setting_value": value, "timecreated": now, "timemodified": now},
-            on_update={"setting_value": value, "timemodified": now},
-        )  # fmt: skip
+        write_company_setting(connection, tables, companyid, name, value, now)
     if update.deletes:
-        connection.execute(
-            sa.delete(table).where(table.c.companyid == companyid, table.c.setting_name.in_(update.deletes))
-        )
+        delete_company_settings(connection, tables, companyid, update.deletes)

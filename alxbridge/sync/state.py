@@ -27,6 +27,7 @@ class CompanyState:
     needs_full: bool = False
     failures: int = 0
     last_error: str | None = None
+    cache_generation: int = 0  # part of the company's cache keys; "Clear API cache" bumps it
 
 
 def company_state_from_row(row):
@@ -42,6 +43,7 @@ def company_state_from_row(row):
         needs_full=bool(row.needs_full),
         failures=row.failures,
         last_error=row.last_error,
+        cache_generation=row.cache_generation or 0,
     )
 
 
@@ -143,3 +145,21 @@ def raise_tombstone_horizon(connection, tables, companyid, horizon, now):
             "timemodified": now,
         },
     )
+
+
+def bump_cache_generation(connection, tables, companyids, now):
+    """Retire every cached answer of ``companyids``: their cache keys carry the generation, which moves up by one.
+
+    Works across processes and hosts (each call reads the generation with the company's state), where a
+    per-process cache cannot be emptied from one admin request. A company without a state row was never
+    synced: it is answered live, never from the cache, and keeps generation 0. Returns ``{companyid: generation}``.
+    """
+    if not companyids:
+        return {}
+    table = tables.local_alxbridge_company
+    chosen = table.c.companyid.in_(list(companyids))
+    connection.execute(
+        sa.update(table).where(chosen).values(cache_generation=table.c.cache_generation + 1, timemodified=now)
+    )
+    found = dict(connection.execute(sa.select(table.c.companyid, table.c.cache_generation).where(chosen)).all())
+    return {companyid: found.get(companyid, 0) for companyid in companyids}

@@ -21,6 +21,7 @@ from .exceptions import (
 )
 from .functions import CallContext
 from .passthrough import SERVER_PATH, forward
+from .refusals import SHIELD, reason_of, record_refusal
 from .registry import names_a_bridge_function
 from .rendering import error_body, headers_for
 from .server import AuthenticationFailed, execute
@@ -103,6 +104,7 @@ def server():
             connection.commit()
     except AuthenticationFailed as failure:
         g.ws_auth_failed = True
+        record_refusal(database, reason_of(failure.error), call.token, request.remote_addr, database.now())
         return _error_response(failure.error, call.format)
     except MoodleError as error:
         return _error_response(error, call.format)
@@ -126,4 +128,6 @@ def server():
 def _rate_limited(breach):
     if request.path != SERVER_PATH:
         return breach
+    database = get_database()
+    record_refusal(database, SHIELD, current_call().token, request.remote_addr, database.now())
     return _error_response(rate_limited(f"Limit {breach.description} reached"), current_call().format)

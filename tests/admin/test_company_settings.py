@@ -6,7 +6,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.plugin_settings import FIELD_NAMES
+from alxbridge.metrics.limits import DailyLimits
+from alxbridge.plugin_settings import FIELD_NAMES, read_company_settings, read_plugin_settings
 from alxbridge.reporting.quota import local_midnight
 from alxbridge.settings_forms.company import FIELD_LABELS
 from alxbridge.siteconfig import site_timezone
@@ -150,7 +151,7 @@ def test_unticking_a_course_writes_every_course_row(admin_client, site, acme):
 def test_out_of_range_values_are_reported_and_nothing_is_saved(admin_client, site, acme):
     changes = {
         "field_email": UNTICKED, "sync_window_hours": "168", "first_sync_hours": "-1", "cache_ttl_minutes": "1440",
-        "rate_limit": "10000", "sync_mode": "7",
+        "rate_limit": "10001", "sync_mode": "7",
     }  # fmt: skip
     response = submit(admin_client, f"{PAGE}?companyid={acme['id']}", "company-settings-form", changes)
     assert response.status_code == 400
@@ -161,7 +162,7 @@ def test_out_of_range_values_are_reported_and_nothing_is_saved(admin_client, sit
         f"Incremental Window (Hours): 168 is out of range; enter a whole number from 1 to 127 {stores}.",
         f"Initial Response Window (Hours): -1 is out of range; enter a whole number from 0 to 127 {stores}.",
         f"Cache TTL (Minutes): 1440 is out of range; enter a whole number from 1 to 127 {stores}.",
-        f"Rate Limit (Requests/Day): 10000 is out of range; enter a whole number from 1 to 127 {stores}.",
+        "Rate Limit (Requests/Day): 10001 is out of range; enter a whole number from 1 to 10000.",
         "Response Mode: choose one of 0 (Auto (Intelligent)), 1 (Always Incremental Response)",
     ):
         assert message in html
@@ -323,3 +324,35 @@ def test_always_incremental_read_by_power_query_is_warned_about(admin_client, si
     assert "1 call of the last 7 days came from Power Query" in " ".join(html.split())
     site.company_setting(company, "sync_mode", 2)
     assert 'id="power-query-warning"' not in page(admin_client, company)
+
+
+def test_a_daily_limit_above_127_is_kept_in_the_bridges_table_and_applies(admin_client, site, acme):
+    """The plugin's TINYINT keeps 127; the bridge's table keeps 500, which every reader of the limit sees."""
+    response = submit(admin_client, f"{PAGE}?companyid={acme['id']}", "company-settings-form", {"rate_limit": "500"})
+    assert response.status_code == 302
+    plugin, wide = site.tables.local_alx_api_settings, site.tables.local_alxbridge_company_setting
+    with site.database.connect() as connection:
+        stored = connection.execute(
+            sa.select(plugin.c.setting_value).where(
+                plugin.c.companyid == acme["id"], plugin.c.setting_name == "rate_limit"
+            )
+        ).scalar()
+        kept = connection.execute(sa.select(wide.c.setting_value).where(wide.c.companyid == acme["id"])).scalar()
+        limits = DailyLimits(connection, site.tables, read_plugin_settings(connection, site.tables))
+        assert (stored, kept, limits.of_company(acme["id"])) == (127, 500, 500)
+    html = admin_client.get(f"{PREFIX}{PAGE}?companyid={acme['id']}").get_data(as_text=True)
+    assert 'name="rate_limit"' in html and 'value="500"' in html
+    # Back to a value the plugin's table holds: the bridge's row goes; then back to the global limit.
+    submit(admin_client, f"{PAGE}?companyid={acme['id']}", "company-settings-form", {"rate_limit": "90"})
+    with site.database.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(wide)).scalar() == 0
+        assert read_company_settings(connection, site.tables, acme["id"]).rate_limit == 90
+    submit(admin_client, f"{PAGE}?companyid={acme['id']}", "company-settings-form", {"rate_limit": ""})
+    with site.database.connect() as connection:
+        assert read_company_settings(connection, site.tables, acme["id"]).rate_limit is None
+
+
+def test_an_unknown_company_id_is_said_not_silently_dropped(admin_client):
+    response = admin_client.get(f"{PREFIX}{PAGE}?companyid=999")
+    assert response.status_code == 404
+    assert "There is no company with ID 999" in response.get_data(as_text=True)

@@ -172,7 +172,10 @@ def test_callers_today_against_the_limit_that_applies_to_each(site, world, conne
     users = user_usage_today(connection, site.tables, limits, moment)
     by_id = {user.userid: user for user in users}
     alice, bob, carol, dave, erin = (by_id[world[name]] for name in ("alice", "bob", "carol", "dave", "erin"))
-    assert (alice.calls, alice.errors, alice.limit, alice.percent, alice.status) == (4, 1, 4, 100.0, "Limit reached")
+    # The quota's refusal is not usage (3 admitted calls), but it says the limit was reached.
+    assert (alice.calls, alice.refused, alice.errors, alice.limit, alice.percent, alice.status) == (
+        3, 1, 1, 4, 75.0, "Limit reached"
+    )  # fmt: skip
     assert (bob.calls, bob.limit, bob.status) == (1, 4, "OK")  # Acme's own limit
     assert (carol.calls, carol.limit, carol.percent) == (2, 10, 20.0)  # the global limit
     assert (dave.company, dave.limit) == (None, 10)
@@ -187,6 +190,7 @@ def test_quota_status_boundaries():
     assert [quota_status(calls, 10) for calls in (7, 8, 9, 10, 11)] == ["OK", "Warning", "Warning", "Limit reached",
                                                                         "Limit reached"]  # fmt: skip
     assert quota_status(1000, None) == "Unlimited"
+    assert quota_status(2, 10, refused=True) == "Limit reached"  # refused earlier today, before the limit was raised
 
 
 def test_company_usage_counts_each_caller_once_in_their_company(site, world, connection, moment):
@@ -195,8 +199,8 @@ def test_company_usage_counts_each_caller_once_in_their_company(site, world, con
     usage = {row.company.name: row for row in company_usage(all_companies(connection, site.tables), limits, users)}
     assert list(usage) == ["Acme", "Beta", "Idle"]
     acme, beta, idle = usage["Acme"], usage["Beta"], usage["Idle"]
-    assert (acme.limit, acme.calls, acme.errors, acme.callers, acme.busiest) == (4, 5, 1, 2, 4)
-    assert (acme.percent, acme.status) == (100.0, "Limit reached")
+    assert (acme.limit, acme.calls, acme.errors, acme.callers, acme.busiest) == (4, 4, 1, 2, 3)
+    assert (acme.percent, acme.status) == (75.0, "Limit reached")  # alice was refused
     assert (beta.limit, beta.calls, beta.callers, beta.busiest, beta.percent) == (10, 3, 2, 2, 20.0)
     assert (idle.calls, idle.percent, idle.status) == (0, 0.0, "OK")
 
@@ -227,7 +231,7 @@ def test_recent_errors_newest_first_and_per_caller(site, world, connection, mome
 def test_top_consumers_share_of_the_calls(site, connection, moment):
     users = user_usage_today(connection, site.tables, limits_of(connection, site), moment)
     top = top_consumers(users, 2)
-    assert [(user.name, share) for user, share in top] == [("Alice Tester", 44.4), ("Carol Tester", 22.2)]
+    assert [(user.name, share) for user, share in top] == [("Alice Tester", 37.5), ("Carol Tester", 25.0)]
 
 
 def test_cache_hit_rate_comes_from_the_logged_lookups(site, connection, moment):
@@ -245,7 +249,7 @@ def test_company_performance_table(site, world, connection, moment):
     assert (acme.calls, acme.errors, acme.success_rate, acme.mode) == (5, 1, 80.0, "auto")
     assert acme.avg_response_ms == 162.5  # (100 + 200 + 300 + 50) / 4; the 0 ms row left out
     assert (acme.cache.hit_rate, acme.cache.cache_share, acme.cache.direct_share) == (66.7, 66.7, 33.3)
-    assert (acme.today.calls, acme.today.busiest, acme.remaining_today) == (5, 4, 0)
+    assert (acme.today.calls, acme.today.busiest, acme.remaining_today) == (4, 3, 0)  # alice was refused: none left
     # All calls: alice 6 (incl. yesterday and 40 days ago) + bob 1; 30 days: 6 → 0.2 a day.
     assert (acme.total_calls, acme.average_per_day, acme.last_call) == (7, 0.2, NOW - 50)
     assert [error.error_message for error in acme.latest_errors] == ["Rate limit exceeded: 4/4 requests"]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from alxbridge.metrics.moment import Moment
 
+from ..sitebuilder import NOW
 from .support import PREFIX, XSS, post_form
 
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
@@ -91,12 +92,25 @@ def cache_keys(site):
 
 
 def everything_but_the_cache(site):
+    """Every row but the plugin's cache rows and the companies' cache generations (what clearing changes)."""
+    generations = {
+        site.tables.local_alxbridge_company.c.cache_generation,
+        site.tables.local_alxbridge_company.c.timemodified,
+    }
     with site.database.connect() as connection:
         return {
-            table.name: sorted(map(tuple, connection.execute(sa.select(table)).all()), key=repr)
+            table.name: sorted(
+                map(tuple, connection.execute(sa.select(*(c for c in table.c if c not in generations))).all()), key=repr
+            )
             for table in site.database.schema.metadata.sorted_tables
             if table is not site.tables.local_alx_api_cache
         }
+
+
+def cache_generations(site):
+    table = site.tables.local_alxbridge_company
+    with site.database.connect() as connection:
+        return dict(connection.execute(sa.select(table.c.companyid, table.c.cache_generation)).all())
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +150,7 @@ def test_performance_tab_shows_todays_numbers(admin_client, monitored):
     acme = row_cells(html, "company-performance", "Acme Learning")
     # Name, mode, limit, requests, average of 100 and 300, source, success, last, today, remaining, total, per day.
     assert acme[:5] == ["Acme Learning", "AUTO", "3", "3", "200.0 ms"]
-    assert acme[6:7] + acme[8:11] == ["66.7%", "3 (3)", "0", "3"]
+    assert acme[6:7] + acme[8:11] == ["66.7%", "2 (2)", "0", "3"]  # the quota's refusal is not usage
     assert acme[5] == "50.0% cache / 50.0% direct" and acme[11] == "0.1/day"
     assert acme[12].startswith("1 error") and "Rate limit exceeded: 3/3 requests" in acme[12]
     assert "Incoming" in html and 'id="request-flow"' in html and 'id="response-time"' in html
@@ -149,7 +163,7 @@ def test_security_tab_shows_tokens_violations_and_alerts(admin_client, monitored
     assert stat(html, "failed-auth") == "0"
     violations = html[html.index('id="rate-limit-table"') :]
     assert "Alice Analyst" in violations[: violations.index("</table>")]
-    assert "Limit reached" in violations and "3 / 3" in violations
+    assert "Limit reached" in violations and "2 / 3" in violations
     assert "Ada Admin" in html  # a site administrator among the recipients
     assert "0001000000000000000000000000000" not in html  # no token in full
 
@@ -183,30 +197,38 @@ def test_rate_limit_monitor_per_company_and_per_caller(admin_client, monitored):
     html = page(admin_client, RATE_LIMITS)
     assert stat(html, "limit-reached") == "1" and stat(html, "callers-today") == "2"
     assert row_cells(html, "company-usage", "Acme Learning") == [
-        "Acme Learning", "3", "3", "1", "3 / 3", "100.0%", "Limit reached"
+        "Acme Learning", "3", "2", "1", "2 / 3", "66.7%", "Limit reached"
     ]  # fmt: skip
     assert row_cells(html, "user-usage", "Alice Analyst")[:6] == [
-        "Alice Analyst (alice.analyst)", "Acme Learning", "3 / 3", "100.0%", "1", "Limit reached"
+        "Alice Analyst (alice.analyst)", "Acme Learning", "2 / 3", "66.7%", "1", "Limit reached"
     ]  # fmt: skip
     calls = html[html.index('id="recent-calls"') :]
     assert "203.0.113.9" in calls and "Microsoft.Data.Mashup" in calls
     assert "00010000…" in html and "0001000000000000000000000000000" not in html
 
 
-def test_clear_cache_deletes_only_the_chosen_companys_cache_rows(admin_client, site, monitored):
+def test_clear_cache_deletes_the_chosen_companys_cache_rows(admin_client, site, monitored):
     add_cache_rows(site, [(monitored["acme"], "acme-1", 600), (monitored["acme"], "acme-2", -600),
                           (monitored["hostile"], "other-1", 600)])  # fmt: skip
+    site._insert(site.tables.local_alxbridge_company, companyid=monitored["acme"], committed_version=NOW - 60)
     before = everything_but_the_cache(site)
     response = post_form(admin_client, ADVANCED, {"action": "clear_cache", "companyid": monitored["acme"]})
     assert response.status_code == 302
-    assert "API cache cleared for Acme Learning: 2 cache entries removed." in page(admin_client, ADVANCED)
+    html = page(admin_client, ADVANCED)
+    assert "API cache cleared for Acme Learning: every answer cached so far is retired" in html
+    assert "2 rows of the plugin&#39;s cache table deleted." in html
     assert cache_keys(site) == ["other-1"]
+    assert cache_generations(site) == {monitored["acme"]: 1}
     response = post_form(admin_client, ADVANCED, {"action": "clear_cache", "companyid": "999999", "ajax": "1"})
     assert response.status_code == 400 and response.json["success"] is False and cache_keys(site) == ["other-1"]
     response = post_form(admin_client, ADVANCED, {"action": "clear_cache", "companyid": "", "ajax": "1"})
-    assert response.json == {"success": True, "message": "API cache cleared: 1 cache entry removed.", "deleted": 1}
+    assert response.json["success"] is True and response.json["deleted"] == 1
+    assert response.json["message"].startswith("API cache cleared for all ")
+    assert response.json["message"].endswith("; 1 row of the plugin's cache table deleted.")
     assert cache_keys(site) == []
+    assert cache_generations(site) == {monitored["acme"]: 2}  # the other company was never synced: nothing cached
     assert everything_but_the_cache(site) == before
+    site.empty(site.tables.local_alxbridge_company)
 
 
 def test_the_unified_dashboard_clears_only_expired_cache_rows(admin_client, site, monitored):
