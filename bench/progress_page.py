@@ -25,8 +25,11 @@ the rate limiter, authentication, quota, read sessions, audit log and rendering;
    cached call that keeps those requirements, printed as a ratio to the trivial endpoint too.
 
 Uncached and baseline requests alternate page by page, so load from other processes on the
-machine hits both alike. p50 and p95 are printed with the ratios; targets: uncached ≤ 2.0× the
-SELECT + json.dumps, cached ≤ 1.5× the trivial endpoint. ``--breakdown N`` then times the phases
+machine hits both alike. p50 and p95 are printed with the ratios; targets (p50): uncached ≤ 1.8× the
+SELECT + json.dumps, cached ≤ 3× the trivial endpoint, the floor ≤ 2.5×. Then the cached call and the
+floor are timed again after 1M log rows of today (other users) are added: the cached call's p50 may
+change by 10 % at most, since the daily quota is counted in a counter row, not in the log.
+``--breakdown N`` then times the phases
 of N more requests of each kind (wrapping the bridge's functions, no profiler overhead);
 ``--profile N`` profiles N more with cProfile. ``--database NAME`` builds into (or reuses) that
 database and keeps it, for repeated runs.
@@ -241,7 +244,7 @@ class Bench:
                 log_call(
                     connection, database.tables, user_id=token["userid"], company_shortname="bench", endpoint="bench",
                     record_count=PAGE, error_message=None, started=time.perf_counter(), ip_address="", user_agent="",
-                    details={"bench": True}, reservation=reservation,
+                    details={"bench": True}, now=int(time.time()), reservation=reservation,
                 )  # fmt: skip
             return Response(self.trivial_body, status=200, headers=headers_for("json"))
 
@@ -364,6 +367,54 @@ def measure(bench, pages):
     return targets, times, sizes
 
 
+def cached_calls(bench, targets):
+    """The cached call, the trivial endpoint and the floor again over ``targets`` (the cache is warm)."""
+    times = {"cached": [], "trivial": [], "floor": []}
+    for companyid, offset in targets:
+        seconds, body = bench.page("cached", companyid, offset)
+        check_page(body)
+        times["cached"].append(seconds)
+        times["trivial"].append(bench.trivial(companyid, offset, body))
+        times["floor"].append(bench.trivial(companyid, offset, body, FLOOR_PATH))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def add_todays_log_rows(database, count):
+    """``count`` log rows of today for other users than the bench's (5 000 of them), in one INSERT … SELECT."""
+    logs = database.tables.local_alx_api_logs.name
+    other_user = f"({FIRST_LEARNER_ID} + {COMPANIES * USERS_PER_COMPANY} + seq % 5000)"
+    with database.begin() as connection:
+        connection.execute(sa.text(f"""
+            INSERT INTO {logs} (userid, company_shortname, endpoint, record_count, timeaccessed, response_time_ms,
+                                ip_address, user_agent)
+            SELECT {other_user}, 'other', 'get_course_progress', 1000, {int(time.time())} - seq % 3600, 12.5,
+                   '10.0.0.1', 'Microsoft.Data.Mashup'
+            FROM seq_0_to_{count - 1}
+        """))  # fmt: skip
+        connection.execute(sa.text(f"ANALYZE TABLE {logs}"))
+
+
+def log_volume(bench, targets):
+    """The cached call and the floor with the log as the run left it, then with 1M more rows of today: the
+    daily quota must not make a call's cost grow with the calls the site has logged."""
+    logs = bench.database.tables.local_alx_api_logs
+    with bench.database.connect() as connection:
+        before = connection.execute(sa.select(sa.func.count()).select_from(logs)).scalar()
+    small = cached_calls(bench, targets)
+    add_todays_log_rows(bench.database, 1_000_000)
+    large = cached_calls(bench, targets)
+    print(f"\n{'cached call and floor by log size':<44} {'p50 ms':>9} {'p50 ms':>9} {'change':>8}")
+    print(f"{'':<44} {f'{before:,} rows':>9} {'+1M today':>9}")
+    for name in ("cached", "floor", "trivial"):
+        change = large[name] / small[name] - 1
+        print(f"{name:<44} {small[name] * 1000:>9.2f} {large[name] * 1000:>9.2f} {change:>+7.1%}")
+    change = large["cached"] / small["cached"] - 1
+    print(
+        f"cached p50 change with 1M more log rows: {change:+.1%}   target <= 10 %   "
+        + ("ok" if abs(change) <= 0.10 else "MISSED")
+    )
+
+
 def report(times, sizes):
     rows = {name: summary(name, values) for name, values in times.items()}
     size = statistics.median(sizes) / 1024
@@ -381,12 +432,10 @@ def report(times, sizes):
         print(f"{labels[name]:<44} {row['n']:>4} {row['p50'] * 1000:>9.2f} {row['p95'] * 1000:>9.2f}")
     print()
     results = {}
-    for name, base, target in (("uncached", "select", 2.0), ("cached", "trivial", 1.5), ("floor", "trivial", 1.5)):
+    for name, base, target in (("uncached", "select", 1.8), ("cached", "trivial", 3.0), ("floor", "trivial", 2.5)):
         p50 = rows[name]["p50"] / rows[base]["p50"]
         p95 = rows[name]["p95"] / rows[base]["p95"]
-        verdict = "ok" if max(p50, p95) <= target else "MISSED"
-        if name == "floor":  # not a target: what no implementation of the issue's requirements can go below
-            verdict = "(the cached target's floor: " + ("below" if max(p50, p95) <= target else "above") + " it)"
+        verdict = "ok" if p50 <= target else "MISSED"
         results[name] = (p50, p95)
         print(f"{name:>8} / {base:<8} ratio  p50 {p50:6.2f}x   p95 {p95:6.2f}x   target <= {target}x   {verdict}")
     return results
@@ -518,6 +567,7 @@ def main():
         bench = Bench(url)
         targets, times, sizes = measure(bench, args.pages)
         report(times, sizes)
+        log_volume(bench, targets)
         if args.breakdown:
             breakdown(bench, targets, args.breakdown)
         if args.profile:
