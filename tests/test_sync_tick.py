@@ -140,6 +140,15 @@ def test_a_new_activity_is_visible_after_one_tick(site, learner):
     assert rows(site, company)[(user, course.id)].percentage == Decimal("66.67")
 
 
+def test_the_first_tick_reads_the_changes_made_since_the_last_hourly_run(site, learner):
+    """A site whose tick never ran (just upgraded, or the tick was off): it must not start at the log's end."""
+    company, course, _, user, _ = learner
+    site.empty(site.tables.local_alxbridge_log_tail)
+    site.complete_module(user, course.modules[0])
+    tick(site)
+    assert rows(site, company)[(user, course.id)].percentage == Decimal("50.00")
+
+
 def test_a_tick_without_new_events_writes_nothing_and_bumps_no_version(site, learner):
     before_rows, before_versions = site.reporting_rows(), versions(site)
     result = tick(site)

@@ -88,6 +88,12 @@ def _open_day(connection, tables, parameters):
     connection.commit()  # at once, so that a concurrent creator waits for a committed row, never for a lock of ours
 
 
+def calls_today(connection, tables, user_id, now, timezone):
+    """The user's calls of ``now``'s local day as the quota counts them (0 before the day's first call)."""
+    parameters = {"quota_user": user_id, "quota_day": local_midnight(now, timezone)}
+    return connection.execute(_count_query(tables), parameters).scalar() or 0
+
+
 def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reservation, rejection,
                on_first_rejection):  # fmt: skip
     """Admit the call under the daily quota (``0``: unlimited) and return the id of its log row.

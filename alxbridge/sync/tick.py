@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from ..locks import SYNC_JOB, job_lock
 from ..upsert import upsert
-from .changes import decode_courses, memberships
+from .changes import OVERLAP, decode_courses, memberships
 from .events import PROGRESS_EVENTS, STANDARD_STORE, changes_named, event_columns, standard_store_enabled
 from .runs import error_text
 from .scope import exposed_courses_of_all_companies
@@ -207,12 +207,28 @@ def _commit_versions(connection, tables, companyids, version, now):
     )
 
 
+def _first_position(connection, tables):
+    """Where the first tick starts: before the events the last hourly run may not have read (those since the
+    oldest company watermark, less the run's own overlap), so none logged since that run is skipped; with no
+    company synced yet, at the log's end (the first run recomputes everything from Moodle's tables)."""
+    log_table, company = tables.logstore_standard_log, tables.local_alxbridge_company
+    oldest = connection.execute(
+        sa.select(sa.func.min(company.c.source_watermark)).where(company.c.source_watermark > 0)
+    ).scalar()
+    end = connection.execute(sa.select(sa.func.max(log_table.c.id))).scalar() or 0
+    if oldest is None:
+        return end
+    first = connection.execute(
+        sa.select(sa.func.min(log_table.c.id)).where(log_table.c.timecreated >= oldest - OVERLAP)
+    ).scalar()
+    return end if first is None else first - 1
+
+
 def _tick(connection, tables, now, slot):
     """Read the log from the tail, write what its events change; ``(TickResult, next position or None)``."""
     position = read_tail(connection, tables)
-    if position is None:  # the first tick starts at the log's end: what came before is the hourly run's
-        last = connection.execute(sa.select(sa.func.max(tables.logstore_standard_log.c.id))).scalar() or 0
-        position = TailPosition(last, {}, 0, 0)
+    if position is None:
+        position = TailPosition(_first_position(connection, tables), {}, 0, 0)
     elif slot is not None and position.last_slot >= slot:
         return TickResult(skipped_because="this slot already ran"), None
     new, late = _read_events(connection, tables, position)
@@ -259,6 +275,10 @@ def run_tick(database, slot=None):
             if database.is_mysql:  # as the hourly run: Moodle's rows are read without locking them
                 connection = connection.execution_options(isolation_level="READ COMMITTED")
             with connection.begin():
+                if connection.dialect.name == "sqlite":
+                    # Take SQLite's write lock first: a transaction that reads and then writes beside another
+                    # writer fails at once ("database is locked") where one that starts writing waits its turn.
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
                 if not standard_store_enabled(connection, tables):
                     return TickResult(skipped_because="the standard log store is off: the hourly run finds changes")
                 now = database.now()
