@@ -19,22 +19,20 @@ from contextlib import closing
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from alxbridge.reporting.sessions import REUSE_SECONDS
 
 from .client_support import CLIENTS_DOC, doc_blocks, item_view, serve_site, sync, token_for, truth
 from .live_server import live_server
+from .moodle_changes import COURSES, MODULES, USERS, MoodleChanges, courses
 from .rest_support import SYNC_HEADER_NAMES
 from .sitebuilder import DAY, Clock
 
 HOUR = 3600
-USERS, COURSES, MODULES = 3, 2, (1, 1, 0)  # per example; the last module tracks no completion
 PAGE_SIZE = 2  # so that a copy takes several pages
 AUTO, INCREMENTAL = 0, 1
 EXAMPLE_NUMBERS = itertools.count(1)
-users = st.integers(0, USERS - 1)
-courses = st.integers(0, COURSES - 1)
 
 
 def load_consumer():
@@ -65,7 +63,7 @@ def bridge(app, site):
         yield base_url
 
 
-class ConsumerMachine(RuleBasedStateMachine):
+class ConsumerMachine(MoodleChanges):
     site = bridge = mode = folder = None  # set by the test
 
     def __init__(self):
@@ -104,9 +102,6 @@ class ConsumerMachine(RuleBasedStateMachine):
         shown = {self.courses[c].id for c in range(COURSES) if c not in self.hidden}
         assert copy_of(self.copy) == {key: row for key, row in self.synced.items() if key[1] in shown}
 
-    def _enrolled(self, data):
-        return data.draw(st.sampled_from(sorted(self.enrolments)))
-
     @precondition(lambda self: len(self.enrolments) < USERS * COURSES)
     @rule(data=st.data())
     def enrol(self, data):
@@ -115,39 +110,6 @@ class ConsumerMachine(RuleBasedStateMachine):
         self.enrolments[user, course] = self.site.enrol(
             self.users[user], self.courses[course], timestart=self.site.now - DAY
         )
-
-    @precondition(lambda self: self.enrolments)
-    @rule(data=st.data())
-    def unenrol(self, data):
-        self.site.unenrol(self.enrolments.pop(self._enrolled(data)))
-
-    @precondition(lambda self: self.enrolments)
-    @rule(data=st.data(), status=st.sampled_from([0, 1]))
-    def suspend_or_resume_enrolment(self, data, status):
-        self.site.update_enrolment(self.enrolments[self._enrolled(data)], status=status)
-
-    @rule(user=users, course=courses, module=st.integers(0, len(MODULES) - 1), state=st.sampled_from([0, 1, 2]))
-    def complete_module(self, user, course, module, state):
-        self.site.complete_module(self.users[user], self.courses[course].modules[module], state=state)
-
-    @rule(user=users, course=courses, days_ago=st.integers(0, 30))
-    def course_completion(self, user, course, days_ago):
-        self.site.course_completion(
-            self.users[user], self.courses[course], timecompleted=self.site.now - days_ago * DAY
-        )
-
-    @rule(user=users, suspended=st.sampled_from([0, 1]), lastname=st.sampled_from(["Tester", "Renamed"]))
-    def edit_user(self, user, suspended, lastname):
-        self.site.update_user(self.users[user], suspended=suspended, lastname=lastname)
-
-    @rule(user=users)
-    def move_to_the_other_company_or_back(self, user):
-        source, target = (
-            (self.other_company, self.company) if user in self.moved else (self.company, self.other_company)
-        )
-        self.site.remove_from_company(self.users[user], source)
-        self.site.add_to_company(self.users[user], target)
-        self.moved ^= {user}
 
     @rule(course=courses, visible=st.sampled_from([0, 1]))
     def show_or_hide_course(self, course, visible):

@@ -7,8 +7,7 @@ function the bridge answers is passed through to Moodle (where the PHP plugin wo
 
 import pytest
 
-from .conftest import make_app
-from .reference_site import load_reference_site
+from .reference_site import load_reference_site, reference_app
 from .rest_support import (
     PROGRESS,
     RELAXED_LIMITS,
@@ -37,7 +36,7 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def app(mysql_url, upstream):
-    app = make_app(mysql_url, ALX_MOODLE_UPSTREAM=upstream.url, **RELAXED_LIMITS)
+    app = reference_app(mysql_url, ALX_MOODLE_UPSTREAM=upstream.url, **RELAXED_LIMITS)
     load_reference_site(app.extensions["alx_database"])
     yield app
     app.extensions["alx_database"].engine.dispose()

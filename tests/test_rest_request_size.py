@@ -9,8 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import make_app
-from .reference_site import load_reference_site
+from .reference_site import load_reference_site, reference_app
 from .rest_support import (
     RELAXED_LIMITS,
     SITE_INFO,
@@ -28,7 +27,7 @@ CALL_FIELDS = [("wstoken", U10), ("wsfunction", SITE_INFO), ("moodlewsrestformat
 
 @pytest.fixture(scope="module")
 def app(database_url):
-    app = make_app(database_url, ALX_MAX_REQUEST_BYTES=CAP, **RELAXED_LIMITS)
+    app = reference_app(database_url, ALX_MAX_REQUEST_BYTES=CAP, **RELAXED_LIMITS)
     load_reference_site(app.extensions["alx_database"])
     yield app
     app.extensions["alx_database"].engine.dispose()

@@ -12,18 +12,16 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from alxbridge.sync.progress import PROGRESS_COLUMNS, compute_company_progress
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.tick import run_tick
 
+from .moodle_changes import COURSES, MODULES, USERS, MoodleChanges, courses
 from .sitebuilder import DAY, Clock, SiteBuilder
 
-USERS, COURSES, MODULES = 3, 2, (1, 1, 0)  # per example; the last module tracks no completion
 EXAMPLE_NUMBERS = itertools.count(1)
-users = st.integers(0, USERS - 1)
-courses = st.integers(0, COURSES - 1)
 
 
 def live_rows(site, company):
@@ -40,7 +38,7 @@ def recomputed(site, company):
         return {(row["userid"], row["courseid"]): tuple(row[column] for column in PROGRESS_COLUMNS) for row in rows}
 
 
-class SyncMachine(RuleBasedStateMachine):
+class SyncMachine(MoodleChanges):
     site = None  # set by the test, with the log store on or off
     logged = None
 
@@ -80,9 +78,6 @@ class SyncMachine(RuleBasedStateMachine):
         assert result.skipped_because is None, result.summary()
         self.assert_rows_are_recomputed()
 
-    def _enrolled(self, data):
-        return data.draw(st.sampled_from(sorted(self.enrolments)))
-
     @precondition(lambda self: len(self.enrolments) < USERS * COURSES)
     @rule(data=st.data(), ends_in_hours=st.sampled_from([None, 1, 2, 3]))
     def enrol(self, data, ends_in_hours):
@@ -92,40 +87,6 @@ class SyncMachine(RuleBasedStateMachine):
         self.enrolments[user, course] = self.site.enrol(
             self.users[user], self.courses[course], timestart=self.site.now - DAY, timeend=timeend
         )
-
-    @precondition(lambda self: self.enrolments)
-    @rule(data=st.data())
-    def unenrol(self, data):
-        self.site.unenrol(self.enrolments.pop(self._enrolled(data)))
-
-    @precondition(lambda self: self.enrolments)
-    @rule(data=st.data(), status=st.sampled_from([0, 1]))
-    def suspend_or_resume_enrolment(self, data, status):
-        self.site.update_enrolment(self.enrolments[self._enrolled(data)], status=status)
-
-    @rule(user=users, course=courses, module=st.integers(0, len(MODULES) - 1), state=st.sampled_from([0, 1, 2, 3]))
-    def complete_module(self, user, course, module, state):
-        self.site.complete_module(self.users[user], self.courses[course].modules[module], state=state)
-
-    @rule(user=users, course=courses, days_ago=st.integers(0, 30))
-    def back_dated_course_completion(self, user, course, days_ago):
-        self.site.course_completion(
-            self.users[user], self.courses[course], timecompleted=self.site.now - days_ago * DAY
-        )
-
-    @rule(user=users, suspended=st.sampled_from([0, 1]), lastname=st.sampled_from(["Tester", "Renamed"]))
-    def edit_user(self, user, suspended, lastname):
-        self.site.update_user(self.users[user], suspended=suspended, lastname=lastname)
-
-    @rule(user=users)
-    def move_to_the_other_company_or_back(self, user):
-        userid = self.users[user]
-        source, target = (
-            (self.other_company, self.company) if user in self.moved else (self.company, self.other_company)
-        )
-        self.site.remove_from_company(userid, source)
-        self.site.add_to_company(userid, target)
-        self.moved ^= {user}
 
     @rule(course=courses, visible=st.sampled_from([0, 1]))
     def show_or_hide_course(self, course, visible):
