@@ -25,10 +25,11 @@ small HTML page for any other script.
 """
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .live_server import StandIn
 
 SERVER_SCRIPT = "/webservice/rest/server.php"
 
@@ -95,7 +96,7 @@ def initialise_fullme(config, host_header, server_port, script_path):
     return f"{scheme}://{wwwroot.netloc}"
 
 
-class MoodleStandIn:
+class MoodleStandIn(StandIn):
     """The stand-in on 127.0.0.1 and a free port, for the length of a ``with`` block; records what it saw."""
 
     def __init__(self, config):
@@ -142,16 +143,4 @@ class MoodleStandIn:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_port}"
-        self.url = f"http://{self.address}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=10)
+        super().__init__(Handler)

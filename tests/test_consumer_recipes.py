@@ -132,16 +132,22 @@ def test_after_every_run_the_consumers_copy_equals_the_truth(site, bridge, tmp_p
     assert {"full", "incremental"} <= set(modes), "the examples never merged both kinds of answer"
 
 
-def test_the_consumer_refuses_an_incremental_answer_that_does_not_continue_its_copy(site, bridge, tmp_path):
-    """Two programs reading with one token: the second one's copy would silently miss the first one's delta."""
-    company = site.company("Shared")
-    course = site.course("Shared course", [company])
-    learner = site.user("shared-learner", companies=[company])
-    site.user("shared-owner", companies=[company])
-    token = token_for(site, "shared-owner.tester")
+def synced_learner(site, name):
+    """``(company, course, learner, token)``: a company of one enrolled learner, synced, and its owner's token."""
+    company = site.company(name)
+    course = site.course(f"{name} course", [company])
+    learner = site.user(f"{name.lower()}-learner", companies=[company])
+    site.user(f"{name.lower()}-owner", companies=[company])
+    token = token_for(site, f"{name.lower()}-owner.tester")
     site.enrol(learner, course, timestart=site.now - DAY)
     site.clock.advance(2 * HOUR)
     sync(site)
+    return company, course, learner, token
+
+
+def test_the_consumer_refuses_an_incremental_answer_that_does_not_continue_its_copy(site, bridge, tmp_path):
+    """Two programs reading with one token: the second one's copy would silently miss the first one's delta."""
+    company, course, learner, token = synced_learner(site, "Shared")
     mine, theirs = str(tmp_path / "mine.db"), str(tmp_path / "theirs.db")
     assert CONSUMER["update_copy"](mine, bridge, token)[0] == "full"
     assert CONSUMER["update_copy"](theirs, bridge, token)[0] == "full"  # a replay: within 5 minutes of mine
@@ -159,14 +165,7 @@ def test_the_consumer_refuses_an_incremental_answer_that_does_not_continue_its_c
 
 
 def test_the_curl_recipe_shows_one_page_with_its_headers(site, bridge, tmp_path):
-    company = site.company("Curl")
-    course = site.course("Curl course", [company])
-    learner = site.user("curl-learner", companies=[company])
-    site.user("curl-owner", companies=[company])
-    token = token_for(site, "curl-owner.tester")
-    site.enrol(learner, course, timestart=site.now - DAY)
-    site.clock.advance(2 * HOUR)
-    sync(site)
+    company, _, _, token = synced_learner(site, "Curl")
     (recipe,) = doc_blocks("sh")
     finished = subprocess.run(
         ["bash", "-c", recipe], env={"BASE_URL": bridge, "ALX_TOKEN": token, "PATH": "/usr/bin:/bin"},

@@ -9,8 +9,7 @@ folder replaced (tests/nginx_support.py). The client connects from 127.0.0.2 so 
 import http.client
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +18,7 @@ from alxbridge.demo import build_demo_site
 from alxbridge.tokens import create_token
 
 from .conftest import make_app
-from .live_server import live_server
+from .live_server import StandIn, live_server
 from .moodle_standin import MoodleConfig, MoodleStandIn
 from .nginx_support import nginx_in_front
 
@@ -46,10 +45,8 @@ class StubMoodle(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def stub_moodle():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubMoodle)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with StandIn(StubMoodle) as stub:
+        yield stub.address
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import http.client
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlencode
 
 import pytest
 
-from .live_server import live_server
+from .live_server import StandIn, live_server
 from .reference_site import BASE_URL, load_reference_site, reference_app
 from .rest_support import (
     BAD_TOKEN,
@@ -35,7 +35,7 @@ from .rest_support import (
 UNIMPLEMENTED = "core_course_get_courses"
 
 
-class Upstream:
+class Upstream(StandIn):
     """A stand-in for Moodle: records each request and answers with ``status``/``headers``/``body``."""
 
     def __init__(self):
@@ -90,18 +90,7 @@ class Upstream:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(Handler)
 
 
 @pytest.fixture(scope="module")
