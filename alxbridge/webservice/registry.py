@@ -8,15 +8,13 @@ from .site_info import SITE_INFO
 FUNCTIONS = {function.name: function for function in (SITE_INFO, GET_COURSE_PROGRESS)}
 
 
-def names_a_bridge_function(connection, tables, name):
-    """True when Moodle would resolve ``name`` to a function the bridge implements.
+def spells_a_bridge_function(connection, tables, name):
+    """True when Moodle would resolve ``name``, which is not one of :data:`FUNCTIONS`' names, to one of them.
 
     Moodle looks ``wsfunction`` up as ``external_functions.name = ?`` without cleaning it, so on MySQL's
     ``utf8mb4_unicode_ci`` a trailing space, another case or an accent still finds the function (and would run
     the PHP plugin's copy). The database is asked rather than imitated, so its own collation decides.
     """
-    if name in FUNCTIONS:
-        return True
     functions = tables.external_functions
     found = connection.execute(sa.select(functions.c.name).where(functions.c.name == name)).scalars()
     return any(declared in FUNCTIONS for declared in found)

@@ -22,7 +22,7 @@ from .exceptions import (
 from .functions import CallContext
 from .passthrough import SERVER_PATH, forward
 from .refusals import SHIELD, reason_of, record_refusal
-from .registry import names_a_bridge_function
+from .registry import FUNCTIONS, spells_a_bridge_function
 from .rendering import error_body, headers_for
 from .server import AuthenticationFailed, execute
 from .throttle import shielded
@@ -68,8 +68,10 @@ def _is_passed_through(call, database):
     """A named function, an upstream to send it to, and not a function the bridge answers in any spelling."""
     if not (current_app.config["ALX_MOODLE_UPSTREAM"] and isinstance(call.function, str) and call.function):
         return False
+    if call.function in FUNCTIONS:  # the bridge's own calls, the hot path: no lookup
+        return False
     with database.connect() as connection:
-        return not names_a_bridge_function(connection, database.tables, call.function)
+        return not spells_a_bridge_function(connection, database.tables, call.function)
 
 
 def _forward(call):
