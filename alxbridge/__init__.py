@@ -52,9 +52,9 @@ def create_app(config=None):
     from .admin import bp as admin
     from .admin.session import init_sessions
     from .cli import alx
-    from .healthz import bp as ops
-    from .requestlog import init_request_logging
-    from .scheduler import init_scheduler
+    from .jobs.scheduler import init_scheduler
+    from .operations.healthz import bp as ops
+    from .operations.requestlog import init_request_logging
     from .webservice.views import bp as webservice
 
     init_request_logging(app)

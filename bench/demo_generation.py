@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alxbridge.database import Database, redacted
+from alxbridge.db.database import Database, redacted
 from alxbridge.demo import demo_site_present, today_utc
 from alxbridge.demo.credentials import credentials_key
 from alxbridge.demo.site import DemoSpec, SiteGenerator

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from ..database import redacted
+from ..db.database import redacted
 from . import catalog
 from .credentials import credentials_key as new_credentials_key
 from .errors import DemoError, DemoSiteExists, NotADemoSite

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import BridgeError
+from ..operations.errors import BridgeError
 from .limits import all_companies
 from .overview import active_reporting_rows
 from .tokens import plugin_service, token_counts

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..tokens import PERMANENT_TOKEN, TokenError, report_service
+from ..moodle.tokens import PERMANENT_TOKEN, TokenError, report_service
 
 SHOWN_CHARACTERS = 8
 

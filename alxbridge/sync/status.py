@@ -11,9 +11,9 @@ import json
 
 import sqlalchemy as sa
 
-from ..plugin_settings import write_plugin_config
-from ..prebuilt import prebuilt
-from ..upsert import upsert_statement
+from ..db.prebuilt import prebuilt
+from ..db.upsert import upsert_statement
+from ..moodle.plugin_settings import write_plugin_config
 from .upserts import upsert_rows
 
 SYNC_STATUS_ERROR_LIMIT = 1000

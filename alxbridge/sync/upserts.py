@@ -1,11 +1,11 @@
 """Multi-row upserts: a run's bookkeeping for any number of companies in one statement per table.
 
 The same atomic ``INSERT … ON DUPLICATE KEY UPDATE`` / ``ON CONFLICT DO UPDATE`` as
-:func:`alxbridge.upsert.upsert` (B35), for many rows at once, with updates that may read the
+:func:`alxbridge.db.upsert.upsert` (B35), for many rows at once, with updates that may read the
 proposed row.
 """
 
-from ..upsert import upsert_statement
+from ..db.upsert import upsert_statement
 
 ROWS_PER_STATEMENT = 500  # bounded statements: SQLite allows 32766 bound values
 

@@ -8,7 +8,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from .errors import BridgeError
+from ..operations.errors import BridgeError
 from .siteconfig import core_config, site_admin_ids
 
 SERVICE_SHORTNAMES = ("alx_report_api_custom", "alx_report_api")  # the plugin's lookup order
