@@ -12,9 +12,8 @@ import json
 import sqlalchemy as sa
 
 from ..db.prebuilt import prebuilt
-from ..db.upsert import upsert_statement
+from ..db.upsert import upsert_rows, upsert_statement
 from ..moodle.plugin_settings import write_plugin_config
-from .upserts import upsert_rows
 
 SYNC_STATUS_ERROR_LIMIT = 1000
 
