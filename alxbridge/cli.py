@@ -10,7 +10,7 @@ import sys
 import click
 import sqlalchemy as sa
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import FlaskGroup, with_appcontext
 
 from .extensions import get_database
 from .operations.errors import BridgeError
@@ -317,3 +317,10 @@ def scheduler_command():
         stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+
+
+def main():
+    """``alxbridge <command>``: the same commands as ``flask --app wsgi alx <command>`` (the console script)."""
+    from . import create_app  # not at the top: create_app imports this module
+
+    FlaskGroup(create_app=create_app).main(args=["alx", *sys.argv[1:]], prog_name="alxbridge")
