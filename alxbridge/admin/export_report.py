@@ -29,8 +29,7 @@ import sqlalchemy as sa
 import xlsxwriter
 
 from ..metrics.limits import all_companies
-from ..metrics.tokens import mask, plugin_service
-from ..moodle.tokens import SERVICE_SHORTNAMES
+from ..moodle.tokens import SERVICE_SHORTNAMES, mask, plugin_service
 from ..reporting.formatting import plugin_date
 
 TIME_RANGES = {
