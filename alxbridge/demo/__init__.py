@@ -19,7 +19,8 @@ from ..db.database import redacted
 from . import catalog
 from .credentials import credentials_key as new_credentials_key
 from .errors import DemoError, DemoSiteExists, NotADemoSite
-from .site import DemoSpec, SiteGenerator
+from .site import SiteGenerator
+from .site_model import DemoSpec
 from .store import insert_rows, inspect_site, read_logins, recreate_tables
 
 __all__ = [
