@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from alxbridge import retention
+from alxbridge.jobs import retention
 from alxbridge.jobs.retention import TOMBSTONE_RETENTION_DAYS, run_retention
 from alxbridge.sync.state import read_company_state
 
