@@ -5,6 +5,7 @@ import json
 import re
 import urllib.request
 
+import pytest
 import sqlalchemy as sa
 
 from alxbridge.metrics.moment import Moment
@@ -22,6 +23,13 @@ def ws_call(base_url, token, **params):
     url = f"{base_url}{SERVER}?wstoken={token}&wsfunction={PROGRESS}&moodlewsrestformat=json&{query}"
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
         return json.loads(response.read())
+
+
+@pytest.fixture
+def caller(demo):
+    """``(base_url, companyid, token)``: the live bridge and the demo company the tests call the API as."""
+    companyid, token = company_with_token(demo)
+    return demo[0], companyid, token
 
 
 def row_cells(page, row_id):
@@ -54,14 +62,13 @@ def todays_calls(app):
     )
 
 
-def test_control_center_shows_todays_cache_hit_rate_and_error_rate(admin_page, demo):  # issue 22 #4
+def test_control_center_shows_todays_cache_hit_rate_and_error_rate(admin_page, demo, caller):  # issue 22 #4
     page, watcher = admin_page
-    base_url, _, app = demo
-    _, token = company_with_token(demo)
+    base_url, _, token = caller
     progress_items(base_url, token)
     progress_items(base_url, token)  # the same page again: a cache hit
     assert ws_call(base_url, token, limit=100000)["errorcode"] == "limittoolarge"  # a failed call
-    calls, errors, lookups, hits = todays_calls(app)
+    calls, errors, lookups, hits = todays_calls(demo[2])
     assert errors >= 1 and hits >= 1
     page.goto(f"{PREFIX}/control_center.php")
     assert page.inner_text("#cache-hit-rate-today").strip() == percent_text(hits, lookups)
@@ -70,10 +77,9 @@ def test_control_center_shows_todays_cache_hit_rate_and_error_rate(admin_page, d
     assert watcher.problems == []
 
 
-def test_error_analysis_counts_each_kind_of_error(admin_page, demo):  # issue 22 #2
+def test_error_analysis_counts_each_kind_of_error(admin_page, caller):  # issue 22 #2
     page, watcher = admin_page
-    base_url, _, _ = demo
-    _, token = company_with_token(demo)
+    base_url, _, token = caller
     page.goto(f"{PREFIX}/advanced_monitoring.php?window=24h")
     access = int(row_cells(page, "errors-invalid-token-or-access")[1])
     parameter = int(row_cells(page, "errors-invalid-parameter")[1])
@@ -91,10 +97,9 @@ def test_error_analysis_counts_each_kind_of_error(admin_page, demo):  # issue 22
     assert watcher.problems == []
 
 
-def test_company_usage_breakdown_shares_the_calls(admin_page, demo):  # issue 22 #2
+def test_company_usage_breakdown_shares_the_calls(admin_page, caller):  # issue 22 #2
     page, watcher = admin_page
-    base_url, _, _ = demo
-    companyid, token = company_with_token(demo)
+    base_url, companyid, token = caller
     page.goto(f"{PREFIX}/advanced_monitoring.php?window=7d")
     before = (
         int(row_cells(page, f"share-company-{companyid}")[1])
@@ -132,10 +137,9 @@ def stored_sync_modes(app):
     return counts
 
 
-def test_sync_modes_follow_a_company_setting_and_efficiency_counts_a_full_read(admin_page, demo):  # issue 22 #6
+def test_sync_modes_follow_a_company_setting_and_efficiency_counts_a_full_read(admin_page, demo, caller):  # issue 22 #6
     page, watcher = admin_page
-    base_url, _, app = demo
-    companyid, token = company_with_token(demo)
+    base_url, companyid, token = caller
     page.goto(f"{PREFIX}/company_settings.php?companyid={companyid}")
     previous = page.input_value("#sync_mode")
     page.select_option("#sync_mode", "2")  # Always full
@@ -143,7 +147,7 @@ def test_sync_modes_follow_a_company_setting_and_efficiency_counts_a_full_read(a
     page.wait_for_load_state()
     try:
         page.goto(f"{PREFIX}/auto_sync_status.php")
-        expected = stored_sync_modes(app)
+        expected = stored_sync_modes(demo[2])
         assert expected["full"] >= 1
         for mode in SYNC_MODES:
             assert row_cells(page, f"sync-mode-{mode}")[1:] == [
