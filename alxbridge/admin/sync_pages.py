@@ -13,7 +13,7 @@ from ..extensions import get_database
 from ..jobs.background import JobSpec, latest_job, read_job, start_sync_job, sync_lock_held
 from ..jobs.scheduler import scheduler_enabled
 from ..metrics.freshness import read_freshness
-from ..metrics.limits import all_companies
+from ..metrics.limits import DailyLimits, all_companies
 from ..metrics.reporting_data import company_data, orphaned_rows, reporting_status
 from ..metrics.sync import (
     api_configured_companies,
@@ -27,6 +27,8 @@ from ..metrics.sync import (
     trend_summary,
 )
 from ..metrics.sync_activity import company_syncs, sync_days
+from ..metrics.sync_intelligence import data_efficiency, sync_mode_distribution
+from ..moodle.plugin_settings import read_plugin_settings
 from ..sync.maintenance import request_membership_recheck
 from . import bp
 from .layout import render_page, site_moment
@@ -167,13 +169,17 @@ def auto_sync_status():
         moment = site_moment(connection)
         jobs = scheduler_health(connection, tables, moment.now, timezone)
         days = sync_days(connection, tables, moment)
+        week_start = moment.day_buckets(len(days))[0][0]
+        limits = DailyLimits(connection, tables, read_plugin_settings(connection, tables))
         context = {
             "stats": last_sync_stats(connection, tables),
             "jobs": jobs,
             "sync_health": next(job for job in jobs if job.name == "sync"),
             "days": days,
             "trend": trend_summary(days),
-            "average_seconds": average_run_seconds(connection, tables, moment.day_buckets(len(days))[0][0], moment.now),
+            "average_seconds": average_run_seconds(connection, tables, week_start, moment.now),
+            "modes": sync_mode_distribution(connection, tables, all_companies(connection, tables)),
+            "efficiency": data_efficiency(connection, tables, limits, week_start, moment.now),
             "companies": company_syncs(connection, tables, moment),
             "breakdown": {c.companyid: c for c in company_data(connection, tables)},
             "configured": api_configured_companies(connection, tables),
