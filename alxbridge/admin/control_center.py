@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 
 from ..extensions import get_database
+from ..metrics.alert_history import pending_alerts
 from ..metrics.api_usage import CallStats, call_stats, traffic
 from ..metrics.client_kinds import CLIENT_DAYS, clients_by_company
 from ..metrics.limits import DailyLimits
@@ -101,6 +102,7 @@ def _page(tab, companyid=0, form=None, errors=(), status=200):
         }
         if tab == "overview":
             context["overview"] = overview_tab(connection, database.tables, moment)
+            context["pending_alerts"] = pending_alerts(connection, database.tables)
         elif tab == "companies":
             context["panel"] = company_panel(connection, database.tables, companyid, moment, form, errors)
         elif tab == "settings":
