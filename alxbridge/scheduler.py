@@ -67,7 +67,7 @@ def alert_job(app, lock):
         timezone=app.config.get("ALX_TIMEZONE"),
         tick_seconds=app.config.get("ALX_SYNC_TICK_SECONDS") or 0,
     )
-    return ("failed" if result.mail_failures else "success"), result.summary(), result
+    return ("failed" if result.mail_failures or result.post_failures else "success"), result.summary(), result
 
 
 def retention_job(app, lock, on_purge=None):

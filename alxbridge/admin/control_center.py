@@ -83,7 +83,8 @@ def save_config_form(form):
     database = get_database()
     with database.begin() as connection:
         current = config_form.current_config(connection, database.tables)
-        writes, changes, errors = config_form.parse_config_form(form, current)
+        webhooks = config_form.stored_webhooks(connection, database.tables)
+        writes, changes, errors = config_form.parse_config_form(form, current, webhooks)
         if errors:
             return errors
         write_plugin_config(connection, database.tables, writes)
@@ -108,6 +109,7 @@ def _page(tab, companyid=0, form=None, errors=(), status=200):
         elif tab == "settings":
             context["config"] = config_form.config_state(connection, database.tables, form)
             context["config_errors"] = errors
+            context["webhooks"] = config_form.webhook_state(connection, database.tables)
     return render_page(
         "admin/control_center.html", title="ALX Report API Control Center", active="admin.control_center",
         tabs=TABS, tab=tab, config_form=config_form, status=status, timezone=moment.timezone, **context,

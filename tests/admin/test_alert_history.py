@@ -5,6 +5,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from alxbridge.retention import run_retention
+
 from .support import PREFIX, XSS, csrf_token
 
 HISTORY = f"{PREFIX}/alert_history.php"
@@ -105,3 +107,15 @@ def test_control_center_counts_alerts_neither_resolved_nor_acknowledged(admin_cl
     summary = re.search(r'id="alerts-pending-summary">([^<]*)<', body).group(1)
     assert summary == "3 alerts pending (1 critical, 2 medium)"
     assert 'href="/local/alx_report_api/alert_history.php?status=pending&amp;period=all"' in body
+
+
+def test_retention_deletes_who_handled_an_alert_with_the_alert(admin_client, site):
+    old, recent = alert(site, age=40 * DAY), alert(site)
+    act(admin_client, old, "acknowledge")
+    act(admin_client, recent, "acknowledge")
+    site.plugin_config("log_retention_days", 30)
+    counts = run_retention(site.database)
+    assert counts["alerts"] == 1 and counts["alert handling"] == 1
+    handling = site.tables.local_alxbridge_alert_handling
+    with site.database.connect() as connection:
+        assert connection.execute(sa.select(handling.c.alertid)).scalars().all() == [recent]

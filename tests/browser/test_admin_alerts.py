@@ -1,12 +1,22 @@
 """Issue 22 in the browser: alert rules and channels, pending alerts, alert management, scheduler health."""
 
+import json
 import re
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler
+from typing import ClassVar
 
 import pytest
+import sqlalchemy as sa
 
+from alxbridge.alerts import check_alerts
 from alxbridge.plugin_settings import write_plugin_config
 
+from ..live_server import StandIn
 from .conftest import PREFIX, screenshot
+from .test_admin_journeys import company_with_token, progress_items
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,4 +84,79 @@ def test_acknowledged_and_resolved_alerts_leave_the_pending_list(admin_page):  #
     page.goto(f"{PREFIX}/alert_history.php?status=acknowledged&severity=low")
     assert page.get_attribute(f"#alert-{second}", "data-status") == "acknowledged"
     screenshot(page, "alert_history_filtered")
+    assert watcher.problems == []
+
+
+class SlackStandIn(BaseHTTPRequestHandler):
+    posts: ClassVar[list] = []  # (path, JSON body)
+    lock = threading.Lock()
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.lock:
+            SlackStandIn.posts.append((self.path, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def failing_call(base_url, token):
+    """A call the API refuses with ``invalidlimit`` (``limit=0``): logged, with its error."""
+    query = f"wstoken={token}&wsfunction=local_alx_report_api_get_course_progress&moodlewsrestformat=json&limit=0"
+    with urllib.request.urlopen(f"{base_url}/webservice/rest/server.php?{query}", timeout=30) as response:  # noqa: S310
+        assert json.loads(response.read())["errorcode"] == "invalidlimit"
+
+
+def calls_in_the_last_hour(app):
+    """``(calls, errors)`` of the API log's last hour, before the test's own calls."""
+    database = app.extensions["alx_database"]
+    logs = database.tables.local_alx_api_logs
+    failed = sa.and_(logs.c.error_message.is_not(None), logs.c.error_message != "")
+    with database.connect() as connection:
+        calls, errors = connection.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.case((failed, 1))))
+            .where(logs.c.timeaccessed >= database.now() - 3600)
+        ).one()  # fmt: skip
+    return calls, errors
+
+
+def test_error_rate_rule_raises_an_alert_posted_to_slack(admin_page, demo):  # issue 22 #3
+    page, watcher = admin_page
+    base_url, _, app = demo
+    SlackStandIn.posts = []
+    with StandIn(SlackStandIn) as slack:
+        page.goto(f"{PREFIX}/control_center.php?tab=settings")
+        page.fill("#error_rate_threshold", "15")
+        page.fill("#slack_webhook_url", f"{slack.url}/services/T1/B1/secret")
+        page.click("#save-config")
+        page.wait_for_url(f"**{PREFIX}/control_center.php?tab=settings")
+        assert "High Error Rate Alert (%): 5 → 15" in page.inner_text("main")
+        assert "Slack webhook: (none) → new address" in page.inner_text("main")
+        assert "secret" not in page.content()
+
+        before_calls, before_errors = calls_in_the_last_hour(app)
+        _, token = company_with_token(demo)
+        for _ in range(7):
+            progress_items(base_url, token)
+        for _ in range(3):
+            failing_call(base_url, token)
+        calls, errors = before_calls + 10, before_errors + 3
+        rate = round(100 * errors / calls, 1)  # 30.0 % on a site without earlier calls this hour
+        database = app.extensions["alx_database"]
+        check_alerts(database, site_url=base_url, timezone=app.config["ALX_TIMEZONE"])
+
+        page.goto(f"{PREFIX}/alert_history.php?alert_type=performance&status=pending&severity=high")
+        expected = f"High error rate: {rate}% of the last hour's calls failed ({errors} of {calls}; alert above 15%)"
+        assert expected in page.inner_text("#alert-history")
+        [(path, body)] = [post for post in SlackStandIn.posts if "High error rate" in post[1]["text"]]
+        assert path == "/services/T1/B1/secret" and expected in body["text"]
+
+        page.goto(f"{PREFIX}/test_alerts.php")
+        page.click("#channel-test-slack button")
+        page.wait_for_url(f"**{PREFIX}/test_alerts.php")
+        assert "Test message posted to Slack." in page.inner_text("main")
+        assert "TEST alert" in SlackStandIn.posts[-1][1]["text"]
+    screenshot(page, "alert_rules_slack")
     assert watcher.problems == []
