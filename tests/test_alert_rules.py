@@ -15,23 +15,25 @@ from alxbridge.alerts.rules import MIN_CALLS
 from .live_server import StandIn
 from .sitebuilder import Clock, SiteBuilder
 
+RESET = ("local_alx_api_alerts", "local_alx_api_logs", "config_plugins", "local_alxbridge_refusal")
+
 
 @pytest.fixture(scope="module")
 def site(database):
+    """One learner of one company on a healthy site (web services on, the API service with a token)."""
     site = SiteBuilder(database, Clock()).create_tables()
-    site.person = site.user("Ada", companies=[site.company("Acme")])
+    site.ada = site.user("Ada", companies=[site.company("Acme")])
     site.core_config("enablewebservices", 1)
     site.api_service()
     return site
 
 
 @pytest.fixture(autouse=True)
-def healthy_site_with_alerting_on(site):
-    tables = site.tables
-    site.empty(tables.local_alx_api_alerts, tables.local_alx_api_logs, tables.config_plugins,
-               tables.local_alxbridge_refusal)  # fmt: skip
-    site.plugin_config("enable_alerting", 1)
-    site.plugin_config("alert_threshold", "low")
+def a_new_day_with_every_alert_stored(site):
+    """No calls, alerts or settings but alerting on at the lowest threshold, a day after the previous test."""
+    site.empty(*(getattr(site.tables, name) for name in RESET))
+    for name, value in (("enable_alerting", 1), ("alert_threshold", "low")):
+        site.plugin_config(name, value)
     site.clock.advance(86400)
 
 
@@ -39,7 +41,7 @@ def call(site, count, ms=20.0, error=None, cache_hit=None, at=None):
     data = None if cache_hit is None else json.dumps({"cache_hit": cache_hit, "mode": "incremental"})
     for _ in range(count):
         site._insert(
-            site.tables.local_alx_api_logs, userid=site.person, company_shortname="acme",
+            site.tables.local_alx_api_logs, userid=site.ada, company_shortname="acme",
             endpoint="get_course_progress", record_count=0 if error else 10, error_message=error,
             response_time_ms=ms, timeaccessed=site.now - 60 if at is None else at, ip_address="127.0.0.1",
             user_agent="test", additional_data=data,

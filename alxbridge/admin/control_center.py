@@ -7,7 +7,7 @@ POSTs carry ``settings_action=save`` (one company's settings, as on ``company_se
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 
 from ..extensions import get_database
 from ..metrics.alert_history import pending_alerts
@@ -17,7 +17,6 @@ from ..metrics.limits import DailyLimits
 from ..metrics.overview import overview
 from ..metrics.reporting_data import company_data
 from ..metrics.security import SecurityStatus, security_status
-from ..metrics.sync import scheduler_timezone
 from ..metrics.sync_state import SyncOverview, sync_overview
 from ..metrics.tokens import token_counts
 from ..plugin_settings import read_plugin_settings, write_plugin_config
@@ -63,11 +62,10 @@ class OverviewTab:
 
 def overview_tab(connection, tables, moment):
     settings = read_plugin_settings(connection, tables)
-    zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     return OverviewTab(
         api=call_stats(connection, tables, moment.day_ago, moment.now),
         hourly=traffic(connection, tables, moment.hour_buckets()),
-        sync=sync_overview(connection, tables, settings, moment, zone),
+        sync=sync_overview(connection, tables, settings, moment),
         rows_by_company=[company for company in company_data(connection, tables) if company.active],
         active_tokens=token_counts(connection, tables, moment.now).active,
         security=security_status(connection, tables, settings, moment, https=request.is_secure),

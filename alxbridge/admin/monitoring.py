@@ -5,7 +5,7 @@ missing tables and columns) shows the same three tabs: the plugin's admin menu a
 "Monitoring" entry to the new dashboard. The tab is chosen server-side by ``?tab=``.
 """
 
-from flask import current_app, request
+from flask import request
 
 from ..metrics.alert_log import recent_alerts, site_admins
 from ..metrics.api_usage import call_stats, recent_errors, traffic, user_usage_today
@@ -14,7 +14,7 @@ from ..metrics.company_performance import company_performance
 from ..metrics.overview import active_reporting_rows, company_count
 from ..metrics.refusals import refusal_report
 from ..metrics.security import security_status
-from ..metrics.sync import scheduler_timezone, trend_summary
+from ..metrics.sync import trend_summary
 from ..metrics.sync_activity import company_syncs, sync_days
 from ..metrics.sync_state import sync_overview
 from ..metrics.tokens import token_counts
@@ -26,10 +26,9 @@ RECENT_ROWS = 20
 
 
 def _autosync(connection, tables, settings, limits, moment):
-    zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     days = sync_days(connection, tables, moment)
     return {
-        "sync": sync_overview(connection, tables, settings, moment, zone),
+        "sync": sync_overview(connection, tables, settings, moment),
         "days": days,
         "trend": trend_summary(days),
         "companies": company_syncs(connection, tables, moment),

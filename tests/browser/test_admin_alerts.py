@@ -5,6 +5,7 @@ import re
 import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 
@@ -13,6 +14,8 @@ import sqlalchemy as sa
 
 from alxbridge.alerts import check_alerts
 from alxbridge.plugin_settings import write_plugin_config
+from alxbridge.scheduler import build_scheduler
+from alxbridge.siteconfig import site_timezone
 
 from ..live_server import StandIn
 from .conftest import PREFIX, screenshot
@@ -159,4 +162,59 @@ def test_error_rate_rule_raises_an_alert_posted_to_slack(admin_page, demo):  # i
         assert "Test message posted to Slack." in page.inner_text("main")
         assert "TEST alert" in SlackStandIn.posts[-1][1]["text"]
     screenshot(page, "alert_rules_slack")
+    assert watcher.problems == []
+
+
+SCHEDULER_SENTENCES = {
+    "control_center.php": "#scheduler-health",
+    "monitoring_dashboard_new.php": "#scheduler-health",
+    "auto_sync_status.php": "#scheduler-health",
+    "unified_monitoring_dashboard.php": "#unified-scheduler-health",
+}
+
+
+def next_hourly_syncs(app):
+    """The next hour in the site's timezone, as HH:MM (two values when the hour may turn during the test)."""
+    database = app.extensions["alx_database"]
+    with database.connect() as connection:
+        zone = site_timezone(connection, database.tables, app.config["ALX_TIMEZONE"])
+    now = datetime.fromtimestamp(database.now(), zone)
+    nexts = {(now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).strftime("%H:%M")}
+    later = now + timedelta(minutes=2)
+    nexts.add((later.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)).strftime("%H:%M"))
+    return zone, nexts
+
+
+def scheduler_readings(page):
+    readings = {}
+    for path, selector in SCHEDULER_SENTENCES.items():
+        page.goto(f"{PREFIX}/{path}")
+        readings[path] = (page.get_attribute(selector, "data-status"), " ".join(page.inner_text(selector).split()))
+    return readings
+
+
+def test_every_page_tells_the_same_scheduler_state_in_the_site_timezone(admin_page, demo):  # issue 22 #12
+    page, watcher = admin_page
+    _, _, app = demo
+    readings = scheduler_readings(page)  # the demo was synced from the command line; no scheduler has run
+    assert {status for status, _ in readings.values()} == {"Not running"}
+    assert all("it has never started" in text for _, text in readings.values())
+    page.goto(f"{PREFIX}/monitoring_dashboard_new.php")
+    assert page.inner_text("#sync-status") == "Not scheduled"  # was "Healthy" beside "never started"
+
+    scheduler = build_scheduler(app)
+    scheduler.start(paused=True)  # it records its start; no job runs while paused
+    try:
+        zone, nexts = next_hourly_syncs(app)
+        readings = scheduler_readings(page)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert {status for status, _ in readings.values()} == {"Running"}
+    for path, (_, text) in readings.items():
+        assert f"Times in {zone}." in text, path
+        assert re.search(r"next hourly sync (\d\d:\d\d)\.", text).group(1) in nexts, path
+    page.goto(f"{PREFIX}/auto_sync_status.php")
+    assert page.inner_text("#next-sync") in nexts and page.inner_text("#task-status") == "First run due"
+    assert f"hourly, at minute 0 ({zone})" in page.inner_text("#sync-cards")
+    screenshot(page, "scheduler_health")
     assert watcher.problems == []
