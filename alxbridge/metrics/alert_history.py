@@ -19,7 +19,8 @@ PERIODS = {"24h": ("Last 24 hours", 86400), "7d": ("Last 7 days", 7 * 86400), "3
 PAGE_SIZE = 25
 
 
-def _status(alerts, handling):
+def alert_status(alerts, handling):
+    """SQL: the alert's status (:data:`STATUSES`), from the plugin's ``resolved`` and the bridge's handling row."""
     return sa.case(
         (alerts.c.resolved != 0, "resolved"),
         (sa.func.coalesce(handling.c.timeacknowledged, 0) > 0, "acknowledged"),
@@ -27,7 +28,8 @@ def _status(alerts, handling):
     )
 
 
-def _with_handling(alerts, handling, *columns):
+def with_handling(alerts, handling, *columns):
+    """``SELECT columns`` over the alerts joined to their handling rows (when they have one)."""
     return sa.select(*columns).select_from(alerts.outerjoin(handling, handling.c.alertid == alerts.c.id))
 
 
@@ -46,9 +48,9 @@ class PendingAlerts:
 def pending_alerts(connection, tables):
     """The alerts neither resolved nor acknowledged, counted by severity."""
     alerts, handling = tables.local_alx_api_alerts, tables.local_alxbridge_alert_handling
-    status = _status(alerts, handling)
+    status = alert_status(alerts, handling)
     rows = connection.execute(
-        _with_handling(alerts, handling, alerts.c.severity, sa.func.count())
+        with_handling(alerts, handling, alerts.c.severity, sa.func.count())
         .where(status == "pending")
         .group_by(alerts.c.severity)
     ).all()
@@ -94,7 +96,7 @@ def alert_types(connection, tables):
 def alert_history(connection, tables, filters, now, page=1, page_size=PAGE_SIZE):
     """The alerts matching ``filters``, newest first, page ``page`` (1-based) of ``page_size``."""
     alerts, handling = tables.local_alx_api_alerts, tables.local_alxbridge_alert_handling
-    status = _status(alerts, handling)
+    status = alert_status(alerts, handling)
     conditions = []
     if filters.alert_type:
         conditions.append(alerts.c.alert_type == filters.alert_type)
@@ -105,9 +107,9 @@ def alert_history(connection, tables, filters, now, page=1, page_size=PAGE_SIZE)
     window = PERIODS[filters.period][1]
     if window is not None:
         conditions.append(alerts.c.timecreated >= now - window)
-    total = connection.execute(_with_handling(alerts, handling, sa.func.count()).where(*conditions)).scalar()
+    total = connection.execute(with_handling(alerts, handling, sa.func.count()).where(*conditions)).scalar()
     rows = connection.execute(
-        _with_handling(
+        with_handling(
             alerts, handling, alerts, status.label("status"), handling.c.acknowledgedby, handling.c.timeacknowledged,
             handling.c.resolvedby, handling.c.timeresolved,
         )

@@ -119,3 +119,15 @@ def test_retention_deletes_who_handled_an_alert_with_the_alert(admin_client, sit
     handling = site.tables.local_alxbridge_alert_handling
     with site.database.connect() as connection:
         assert connection.execute(sa.select(handling.c.alertid)).scalars().all() == [recent]
+
+
+def test_every_alert_list_shows_the_same_status(admin_client, site):
+    acknowledged, resolved, pending = alert(site, age=30), alert(site, age=20, resolved=1), alert(site, age=10)
+    act(admin_client, acknowledged, "acknowledge")
+    for page, table in (("monitoring_dashboard_new.php?tab=security", "recent-alerts"),
+                        ("test_alerts.php", "recent-alerts")):  # fmt: skip
+        html = admin_client.get(f"{PREFIX}/{page}").get_data(as_text=True)
+        section = html[html.index(f'id="{table}"') :]
+        statuses = re.findall(r'<span class="badge text-bg-\w+">(Pending|Acknowledged|Resolved)</span>', section)
+        assert statuses[:3] == ["Pending", "Resolved", "Acknowledged"], page  # newest first
+    assert pending > resolved > acknowledged
