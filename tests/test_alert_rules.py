@@ -182,4 +182,15 @@ def test_a_refusing_webhook_is_reported_without_its_address(site, webhook):
     call(site, MIN_CALLS, ms=2500.0)
     result = check(site)
     assert result.post_failures == ["Slack webhook answered HTTP 404"]
+    assert len(Webhook.received) == 1
     assert "secret-path" not in result.summary() and "chat failed: Slack webhook answered HTTP 404" in result.summary()
+
+
+def test_a_failing_webhook_is_not_retried_for_each_alert_of_the_check(site, webhook):
+    Webhook.status = 500
+    site.plugin_config("slack_webhook_url", f"{webhook.url}/services/down")
+    # Slow and failing: repeated errors, slow responses, error rate and success rate
+    call(site, MIN_CALLS, ms=6000.0, error="Error reading from database")
+    result = check(site)
+    assert len(result.raised) == 4 and len(Webhook.received) == 1
+    assert result.post_failures == ["Slack webhook answered HTTP 500 (3 more alert(s) not posted to it)"]

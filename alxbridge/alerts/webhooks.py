@@ -120,13 +120,18 @@ def configured_channels(settings):
 
 
 def post_alerts(settings, alerts, *, site_url, timezone, now):
-    """Post every alert to every configured channel; return ``(posts accepted, [error text, …])``."""
+    """Post every alert to every configured channel; return ``(posts accepted, [error text, …])``.
+
+    A channel that fails is not tried again in the same check: with many alerts, an unreachable
+    webhook would otherwise hold the alert job for a timeout per alert.
+    """
     posted, failures = 0, []
     for channel, url in configured_channels(settings):
-        for alert in alerts:
+        for index, alert in enumerate(alerts):
             error = post_alert(channel, url, alert, site_url=site_url, timezone=timezone, now=now)
-            if error is None:
-                posted += 1
-            else:
-                failures.append(error)
+            if error is not None:
+                left = len(alerts) - index - 1
+                failures.append(error + (f" ({left} more alert(s) not posted to it)" if left else ""))
+                break
+            posted += 1
     return posted, failures
