@@ -5,9 +5,9 @@ import json
 import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 
-from alxbridge.jobs import SCHEDULER_ROW
-from alxbridge.scheduler import build_scheduler
-from alxbridge.siteconfig import server_timezone
+from alxbridge.jobs.runner import SCHEDULER_ROW
+from alxbridge.jobs.scheduler import build_scheduler
+from alxbridge.moodle.siteconfig import server_timezone
 
 from .conftest import make_app
 from .sitebuilder import Clock, SiteBuilder

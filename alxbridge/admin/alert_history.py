@@ -12,7 +12,7 @@ from flask import flash, g, redirect, request, url_for
 from ..alerts.handling import ACTIONS, handle_alert
 from ..extensions import get_database
 from ..metrics.alert_history import PERIODS, STATUSES, AlertFilters, alert_history, alert_types, pending_alerts
-from ..plugin_settings import SEVERITIES
+from ..moodle.plugin_settings import SEVERITIES
 from . import bp
 from .layout import render_page, site_moment
 

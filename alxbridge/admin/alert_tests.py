@@ -15,8 +15,8 @@ from ..alerts.manual import NO_MAIL_SERVER, TEST_TYPES, send_channel_test, send_
 from ..alerts.webhooks import CHANNELS, shown_url
 from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts
-from ..plugin_settings import SEVERITIES, read_plugin_settings
-from ..wwwroot import site_url
+from ..moodle.plugin_settings import SEVERITIES, read_plugin_settings
+from ..moodle.wwwroot import site_url
 from . import bp
 from .layout import render_page, site_moment
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..upsert import upsert
+from ..db.upsert import upsert
 
 ACTIONS = ("acknowledge", "resolve")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..plugin_settings import SEVERITIES
+from ..moodle.plugin_settings import SEVERITIES
 
 STATUSES = ("pending", "acknowledged", "resolved")
 PERIODS = {"24h": ("Last 24 hours", 86400), "7d": ("Last 7 days", 7 * 86400), "30d": ("Last 30 days", 30 * 86400),

@@ -13,9 +13,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 
-from ..jobs import SCHEDULER_ROW
-from ..plugin_settings import read_plugin_settings
-from ..scheduler import JOBS
+from ..jobs.runner import SCHEDULER_ROW
+from ..jobs.scheduler import JOBS
+from ..moodle.plugin_settings import read_plugin_settings
 from .api_usage import percent
 from .sync_activity import ENDED
 

@@ -5,7 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.retention import run_retention
+from alxbridge.jobs.retention import run_retention
 
 from .support import PREFIX, XSS, csrf_token
 

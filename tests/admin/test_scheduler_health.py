@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.jobs import SCHEDULER_ROW
-from alxbridge.upsert import upsert
+from alxbridge.db.upsert import upsert
+from alxbridge.jobs.runner import SCHEDULER_ROW
 
 from .support import PREFIX
 

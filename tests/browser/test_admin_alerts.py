@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from alxbridge.alerts import check_alerts
-from alxbridge.plugin_settings import write_plugin_config
-from alxbridge.scheduler import build_scheduler
-from alxbridge.siteconfig import site_timezone
+from alxbridge.jobs.scheduler import build_scheduler
+from alxbridge.moodle.plugin_settings import write_plugin_config
+from alxbridge.moodle.siteconfig import site_timezone
 
 from ..live_server import StandIn
 from .conftest import PREFIX, screenshot

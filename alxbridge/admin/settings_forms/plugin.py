@@ -12,8 +12,8 @@ new one replaces it, and the "remove" box deletes it.
 
 import re
 
-from ..alerts.webhooks import CHANNELS, InvalidWebhookUrl, check_webhook_url, shown_url
-from ..plugin_settings import SEVERITIES, positive_or, read_plugin_settings, valid_email
+from ...alerts.webhooks import CHANNELS, InvalidWebhookUrl, check_webhook_url, shown_url
+from ...moodle.plugin_settings import SEVERITIES, positive_or, read_plugin_settings, valid_email
 from .values import Change, FormState, InvalidValue, WholeNumber, parse_choice, parse_submitted, parse_switch, submitted
 
 RATE_LIMIT = WholeNumber("rate_limit", "Global Rate Limit (Requests/Day)", 0, 10000)
@@ -155,7 +155,7 @@ def parse_config_form(form, current, webhooks=None):
     """``(writes, changes, errors)``: config values to store and what changed; nothing to store on any error.
 
     ``enable_email_alerts`` follows ``enable_alerting``, as the plugin's form sets both; the caller
-    stores ``writes`` with :func:`~alxbridge.plugin_settings.write_plugin_config`. ``webhooks``: the
+    stores ``writes`` with :func:`~alxbridge.moodle.plugin_settings.write_plugin_config`. ``webhooks``: the
     stored URLs (:func:`stored_webhooks`).
     """
     desired, errors = parse_submitted(
