@@ -7,7 +7,7 @@ of the plugin's and the bridge's tables and the host's memory and load, which on
 The tab is chosen server-side by ``?tab=``.
 """
 
-from flask import current_app, request
+from flask import request
 
 from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts, site_admins
@@ -17,7 +17,7 @@ from ..metrics.company_performance import company_performance
 from ..metrics.overview import active_reporting_rows, company_count
 from ..metrics.refusals import refusal_report
 from ..metrics.security import security_status
-from ..metrics.sync import scheduler_timezone, trend_summary
+from ..metrics.sync import trend_summary
 from ..metrics.sync_activity import company_syncs, sync_days
 from ..metrics.sync_state import sync_overview
 from ..metrics.system_health import host_health, table_health
@@ -35,10 +35,9 @@ RECENT_ROWS = 20
 
 
 def _autosync(connection, tables, settings, limits, moment):
-    zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     days = sync_days(connection, tables, moment)
     return {
-        "sync": sync_overview(connection, tables, settings, moment, zone),
+        "sync": sync_overview(connection, tables, settings, moment),
         "days": days,
         "trend": trend_summary(days),
         "companies": company_syncs(connection, tables, moment),

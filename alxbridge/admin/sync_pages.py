@@ -22,7 +22,6 @@ from ..metrics.sync import (
     recent_runs,
     running_run,
     scheduler_health,
-    scheduler_timezone,
     sync_run,
     trend_summary,
 )
@@ -164,17 +163,16 @@ QUICK_LINKS = (
 def auto_sync_status():
     database = get_database()
     tables = database.tables
-    timezone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     with database.connect() as connection:
         moment = site_moment(connection)
-        jobs = scheduler_health(connection, tables, moment.now, timezone)
+        scheduler = scheduler_health(connection, tables, moment.now, moment.timezone)
         days = sync_days(connection, tables, moment)
         week_start = moment.day_buckets(len(days))[0][0]
         limits = DailyLimits(connection, tables, read_plugin_settings(connection, tables))
         context = {
             "stats": last_sync_stats(connection, tables),
-            "jobs": jobs,
-            "sync_health": next(job for job in jobs if job.name == "sync"),
+            "scheduler": scheduler,
+            "sync_health": scheduler.job("sync"),
             "days": days,
             "trend": trend_summary(days),
             "average_seconds": average_run_seconds(connection, tables, week_start, moment.now),
@@ -193,7 +191,7 @@ def auto_sync_status():
     links = [(endpoint, label) for endpoint, label in QUICK_LINKS if endpoint in current_app.view_functions]
     return render_page(
         "admin/auto_sync_status.html", title="Auto-Sync Intelligence", active="admin.auto_sync_status",
-        moment=moment, scheduler_here=scheduler_enabled(current_app), scheduler_zone=str(timezone), links=links,
+        moment=moment, scheduler_here=scheduler_enabled(current_app), links=links,
         **context,
     )  # fmt: skip
 

@@ -6,7 +6,7 @@ Overview, Database Performance, API Performance, Security. The plugin's fabricat
 (dead in the plugin) deletes the expired cache-table rows, then redirects with a message.
 """
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 
 from ..alerts.health import system_health
 from ..extensions import get_database
@@ -17,7 +17,7 @@ from ..metrics.moment import HOUR
 from ..metrics.overview import company_count
 from ..metrics.reporting_data import reporting_status
 from ..metrics.security import overall_status, security_status
-from ..metrics.sync import api_configured_companies, scheduler_timezone, trend_summary
+from ..metrics.sync import api_configured_companies, trend_summary
 from ..metrics.sync_activity import sync_days
 from ..metrics.sync_state import sync_overview
 from . import bp
@@ -52,9 +52,8 @@ def unified_monitoring_dashboard():
         days = sync_days(connection, tables, moment)
         health = system_health(connection, tables, settings, moment.now)
         security = security_status(connection, tables, settings, moment, request.scheme == "https")
-        zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
         context = {
-            "sync": sync_overview(connection, tables, settings, moment, zone),
+            "sync": sync_overview(connection, tables, settings, moment),
             "trend": trend_summary(days),
             "days": days,
             "companies": company_count(connection, tables),

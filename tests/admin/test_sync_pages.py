@@ -33,7 +33,7 @@ def app(database_url):
 def test_the_pages_render_on_an_empty_site(admin_client):
     assert admin_client.get(SYNC).status_code == 200
     body = admin_client.get(STATUS).get_data(as_text=True)
-    assert "the scheduler has never started the hourly sync" in body and "No sync has run yet." in body
+    assert 'data-status="Not running"' in body and "it has never started" in body and "No sync has run yet." in body
 
 
 @pytest.fixture(scope="module")
@@ -256,11 +256,14 @@ def test_auto_sync_status_numbers_are_hand_computed(triggered, history, admin_cl
         "next-sync", "task-status",
     )} == {
         "companies-processed": "3", "users-updated": "4", "records-updated": "5", "records-created": "6",
-        "sync-errors": "1", "last-sync": "12:30", "next-sync": next_hour, "task-status": "Active",
+        "sync-errors": "1", "last-sync": "12:30", "next-sync": next_hour, "task-status": "On schedule",
     }  # fmt: skip
     assert "text-danger" in body.split('id="sync-errors"')[0].rsplit('class="card', 1)[1]
     assert (
-        "HEALTHY" in body and re.search(r'id="api-configured">1<', body) and re.search(r'id="total-companies">2<', body)
+        'data-status="Late"' in body
+        and "alerts: late, retention: never ran" in body
+        and re.search(r'id="api-configured">1<', body)
+        and re.search(r'id="total-companies">2<', body)
     )
     assert re.search(r'id="average-run">10.0 s<', body)  # (4 + 3 + 10 + 20 + 13) / 5 runs that ended
 
