@@ -70,6 +70,7 @@ def token_counts(connection, tables, now):
 
 @dataclass(frozen=True)
 class ServiceToken:
+    id: int
     masked: str
     userid: int
     name: str
@@ -80,28 +81,30 @@ class ServiceToken:
     active: bool
 
 
-def service_tokens(connection, tables, now):
-    """The plugin service's permanent tokens, masked, newest first."""
+def service_tokens(connection, tables, now, tokenid=None):
+    """The plugin service's permanent tokens (or only the one with id ``tokenid``), masked, newest first."""
     service = plugin_service(connection, tables)
     if service is None:
         return []
     tokens, user = tables.external_tokens, tables.user
-    rows = connection.execute(
+    query = (
         sa.select(
-            tokens.c.token, tokens.c.userid, user.c.firstname, user.c.lastname, user.c.username,
+            tokens.c.id, tokens.c.token, tokens.c.userid, user.c.firstname, user.c.lastname, user.c.username,
             tokens.c.timecreated, tokens.c.validuntil, tokens.c.lastaccess, tokens.c.iprestriction,
             _never_expires(tokens).label("never_expires"),
         )
         .select_from(tokens.outerjoin(user, user.c.id == tokens.c.userid))
         .where(_permanent_of(tokens, service.id))
         .order_by(tokens.c.timecreated.desc(), tokens.c.id.desc())
-    ).all()  # fmt: skip
+    )  # fmt: skip
+    if tokenid is not None:
+        query = query.where(tokens.c.id == tokenid)
     return [
         ServiceToken(
-            mask(row.token), row.userid,
+            row.id, mask(row.token), row.userid,
             f"{row.firstname or ''} {row.lastname or ''}".strip() or row.username or f"User ID {row.userid}",
             row.timecreated, None if row.never_expires else row.validuntil, row.lastaccess, row.iprestriction,
             bool(row.never_expires) or row.validuntil >= now,
         )
-        for row in rows
+        for row in connection.execute(query)
     ]  # fmt: skip

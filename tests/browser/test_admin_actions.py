@@ -1,0 +1,69 @@
+"""Issue 22 in the browser, the admin actions: revoking a token (#9) and what a populate or sync changed (#8)."""
+
+import sqlalchemy as sa
+
+from .conftest import PREFIX, screenshot
+from .test_admin_readings import refused_call
+
+
+def active_first_members(app, companyid):
+    """``{userid}`` a token may be issued to in ``companyid``, worked out row by row in Python."""
+    database = app.extensions["alx_database"]
+    tables = database.tables
+    with database.connect() as connection:
+        users = {row.id: row for row in connection.execute(sa.select(tables.user))}
+        companies = {row.id: row for row in connection.execute(sa.select(tables.company))}
+        memberships = connection.execute(sa.select(tables.company_users).order_by(tables.company_users.c.id)).all()
+    first = {}
+    for membership in memberships:
+        if not membership.suspended and not companies[membership.companyid].suspended:
+            first.setdefault(membership.userid, membership.companyid)
+    return {
+        userid for userid, company in first.items()
+        if company == companyid and users[userid].confirmed and not users[userid].deleted
+        and not users[userid].suspended and users[userid].auth != "nologin"
+    }  # fmt: skip
+
+
+def set_user(app, userid, **values):
+    database = app.extensions["alx_database"]
+    user = database.tables.user
+    with database.begin() as connection:
+        before = connection.execute(sa.select(*(user.c[name] for name in values)).where(user.c.id == userid)).one()
+        connection.execute(sa.update(user).where(user.c.id == userid).values(**values))
+    return dict(zip(values, before, strict=True))
+
+
+def test_only_active_members_are_offered_and_a_revoked_token_stops_working(admin_page, demo):  # issue 22 #9
+    page, watcher = admin_page
+    base_url, _, app = demo
+    database = app.extensions["alx_database"]
+    with database.connect() as connection:
+        companyid = connection.execute(sa.select(sa.func.min(database.tables.company.c.id))).scalar()
+    members = sorted(active_first_members(app, companyid))
+    unconfirmed, nologin = members[0], members[1]
+    restore = [(unconfirmed, set_user(app, unconfirmed, confirmed=0))]
+    restore.append((nologin, set_user(app, nologin, auth="nologin")))
+    try:
+        page.goto(f"{PREFIX}/create_token.php?companyid={companyid}")
+        offered = {int(value) for value in page.eval_on_selector_all("#userid option", "o => o.map(e => e.value)")}
+        assert offered == set(members) - {unconfirmed, nologin} == active_first_members(app, companyid)
+    finally:
+        for userid, values in restore:
+            set_user(app, userid, **values)
+
+    page.goto(f"{PREFIX}/create_token.php?companyid={companyid}")
+    page.click("#create-token-form button[type=submit]")
+    token = page.input_value("#new-token")
+    assert isinstance(refused_call(base_url, token), list)  # the new token works
+    page.goto(f"{PREFIX}/create_token.php?companyid={companyid}")
+    row = page.locator("#issued-tokens tr", has_text=f"{token[:8]}…")
+    row.locator("a", has_text="Revoke").click()
+    assert f"Revoke token {token[:8]}…?" in page.inner_text("#revoke-confirm")
+    screenshot(page, "revoke_token_confirm")
+    page.click("#revoke-form button[type=submit]")
+    page.wait_for_url(f"**/create_token.php?companyid={companyid}")
+    assert "revoked: calls with it are refused from now on." in page.inner_text("main")
+    assert page.locator("#issued-tokens tr", has_text=f"{token[:8]}…").count() == 0
+    assert refused_call(base_url, token)["errorcode"] == "invalidtoken"
+    assert watcher.problems == []
