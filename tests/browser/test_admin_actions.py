@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from .conftest import PREFIX, screenshot
-from .test_admin_readings import refused_call
+from .test_admin_readings import number, refused_call
 
 
 def active_first_members(app, companyid):
@@ -66,4 +66,57 @@ def test_only_active_members_are_offered_and_a_revoked_token_stops_working(admin
     assert "revoked: calls with it are refused from now on." in page.inner_text("main")
     assert page.locator("#issued-tokens tr", has_text=f"{token[:8]}…").count() == 0
     assert refused_call(base_url, token)["errorcode"] == "invalidtoken"
+    assert watcher.problems == []
+
+
+def rows_of(page, table_id):
+    """The cell texts of each body row of the table inside ``table_id``."""
+    return page.eval_on_selector_all(
+        f"#{table_id} tbody tr", "rows => rows.map(r => Array.from(r.cells, c => c.innerText.trim()))"
+    )
+
+
+def test_populate_lists_the_courses_and_users_it_changed(admin_page, demo):  # issue 22 #8
+    """Three rows of one course deleted and two rows of another made stale: populating the company must create
+    the three again and update the two, and list exactly those courses and users."""
+    page, watcher = admin_page
+    _, _, app = demo
+    database = app.extensions["alx_database"]
+    reporting = database.tables.local_alx_api_reporting
+    with database.connect() as connection:
+        live = connection.execute(
+            sa.select(reporting).where(reporting.c.is_deleted == 0).order_by(reporting.c.companyid, reporting.c.id)
+        ).all()
+    companyid = live[0].companyid
+    by_course = {}
+    for row in live:
+        if row.companyid == companyid:
+            by_course.setdefault(row.courseid, []).append(row)
+    first, second = sorted(by_course, key=lambda courseid: -len(by_course[courseid]))[:2]
+    removed = by_course[first][:3]
+    touched = [row for row in by_course[second] if row.userid not in {r.userid for r in removed}][:2]
+    with database.begin() as connection:
+        connection.execute(sa.delete(reporting).where(reporting.c.id.in_([row.id for row in removed])))
+        connection.execute(
+            sa.update(reporting).where(reporting.c.id.in_([row.id for row in touched])).values(percentage=-1)
+        )
+
+    page.goto(f"{PREFIX}/populate_reporting_table.php")
+    page.check(f"#company-{companyid}")
+    page.check("#confirm")
+    page.click("#populate-btn")
+    page.wait_for_url("**/sync_job.php?job=*")
+    page.wait_for_selector("#job-finished", timeout=60_000)  # the page reloads itself when the job has finished
+
+    assert (number(page, "#affected-courses"), number(page, "#affected-users")) == (2, 5)
+    assert rows_of(page, "job-top-courses") == [
+        [f"{removed[0].coursename} (ID {first})", "3", "0", "0", "3"],
+        [f"{touched[0].coursename} (ID {second})", "0", "2", "0", "2"],
+    ]
+    expected_users = sorted(
+        [[f"{r.firstname} {r.lastname}", r.email, "1", "1", "0", "0"] for r in removed]
+        + [[f"{r.firstname} {r.lastname}", r.email, "1", "0", "1", "0"] for r in touched]
+    )
+    assert sorted(rows_of(page, "job-top-users")) == expected_users
+    screenshot(page, "populate_affected_lists")
     assert watcher.problems == []
