@@ -60,6 +60,8 @@ def test_populating_all_companies_is_a_full_sync_job_with_the_right_rows(populat
 def test_the_job_page_shows_each_company_escaped(populated, admin_client, companies):
     body = admin_client.get(f"{PREFIX}/sync_job.php?job={populated['token']}").get_data(as_text=True)
     assert "Sync completed successfully" in body and 'http-equiv="refresh"' not in body
+    summary = r"Full sync of all companies; started [0-9-]+ [0-9:]+, finished [0-9-]+ [0-9:]+ \(\d+ s\)\."
+    assert re.search(summary, " ".join(body.split())), "the job's summary line reads without stray spaces"
     assert f'id="job-company-{companies.acme}"' in body and f'id="job-company-{companies.hostile}"' in body
     assert XSS not in body and ESCAPED in body
     assert re.search(r'id="job-created">4<', body)
