@@ -115,6 +115,18 @@ def parse_token_request(form, members, timezone, now):
     return TokenRequest(owner, valid_until, ip_restriction), []
 
 
+def token_problem(token, company):
+    """Why calls with ``token`` (a :class:`~alxbridge.metrics.tokens.ServiceToken`) fail whatever they ask, or
+    ``None``; ``company`` is the owner's company (:func:`token_companies`)."""
+    if not token.active:
+        return "expired: Moodle deletes it on its next use"
+    if token.owner_refused:
+        return f"{token.owner_refused}: every call is refused"
+    if company is None:
+        return "owner in no active company: every call is refused (nocompanyassociation)"
+    return None
+
+
 def token_companies(connection, tables, tokens):
     """``{userid: Company or None}`` for the owners of ``tokens``: the company each token reports on."""
     return {userid: caller_company(connection, tables, userid) for userid in {token.userid for token in tokens}}

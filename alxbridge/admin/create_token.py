@@ -12,7 +12,7 @@ from flask import flash, redirect, request, url_for
 from ..extensions import get_database
 from ..metrics.limits import all_companies
 from ..metrics.tokens import service_tokens
-from ..token_admin import company_members, parse_token_request, revoke_token, token_companies
+from ..token_admin import company_members, parse_token_request, revoke_token, token_companies, token_problem
 from ..tokens import TokenError, report_service
 from ..tokens import create_token as issue_token
 from . import bp
@@ -34,13 +34,14 @@ def _page(companyid, *, form=None, errors=(), issued=None, revoking=None, status
             service, service_problem = None, str(error)
         tokens = service_tokens(connection, database.tables, moment.now)
         owners = token_companies(connection, database.tables, tokens)
+    problems = {token.id: token_problem(token, owners[token.userid]) for token in tokens}
     confirming = next((token for token in tokens if token.id == revoking), None)
     revoke_gone = revoking is not None and confirming is None
     return render_page(
         "admin/create_token.html", title="Create API Token", active="admin.create_token", companies=companies,
         company=company, members=members, service=service, service_problem=service_problem, tokens=tokens,
-        owners=owners, form=form or {}, errors=errors, issued=issued, confirming=confirming, revoke_gone=revoke_gone,
-        timezone=moment.timezone, status=404 if revoke_gone else status,
+        owners=owners, problems=problems, form=form or {}, errors=errors, issued=issued, confirming=confirming,
+        revoke_gone=revoke_gone, timezone=moment.timezone, status=404 if revoke_gone else status,
     )  # fmt: skip
 
 

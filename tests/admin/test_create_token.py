@@ -228,3 +228,38 @@ def test_revoking_needs_the_csrf_token_and_spares_other_services_tokens(admin_cl
     data = {"action": "revoke", "tokenid": str(foreign), "csrf_token": csrf_token(form_page)}
     assert admin_client.post(f"{PREFIX}{PAGE}", data=data).status_code == 302
     assert {row.id for row in tokens(site)} == {ours, foreign}
+
+
+def test_the_list_says_which_tokens_are_refused_whatever_the_call(admin_client, site, acme):
+    loner = site.user("Lone", "Wolf")
+    sam = site.user("Sam", "Stopped", companies=[acme["id"]])
+    owners = {"alice": acme["alice"], "expired": acme["alice"], "loner": loner, "sam": sam}
+    ids = {}
+    with site.database.begin() as connection:
+        for label, userid in owners.items():
+            ids[label] = connection.execute(
+                sa.insert(site.tables.external_tokens).values(
+                    token=f"{label:x<32}"[:32],
+                    tokentype=0,
+                    userid=userid,
+                    externalserviceid=acme["service"],
+                    contextid=1,
+                    creatorid=2,
+                    validuntil=site.now - 60 if label == "expired" else 0,
+                    timecreated=site.now,
+                )
+            ).inserted_primary_key[0]
+    site.update_user(sam, suspended=1)
+    html = page(admin_client, acme["id"])
+    statuses = {
+        label: " ".join(
+            re.sub(r"<[^>]+>", " ", html.split(f'id="token-status-{ids[label]}">')[1].split("</td>")[0]).split()
+        )
+        for label in ids
+    }
+    assert statuses == {
+        "alice": "OK",
+        "expired": "refused expired: Moodle deletes it on its next use",
+        "loner": "refused owner in no active company: every call is refused (nocompanyassociation)",
+        "sam": "refused owner suspended: every call is refused",
+    }
