@@ -76,47 +76,73 @@ def rows_of(page, table_id):
     )
 
 
-def test_populate_lists_the_courses_and_users_it_changed(admin_page, demo):  # issue 22 #8
-    """Three rows of one course deleted and two rows of another made stale: populating the company must create
-    the three again and update the two, and list exactly those courses and users."""
-    page, watcher = admin_page
-    _, _, app = demo
+def drift(app, company_index, stray_userid=None):
+    """Make the reporting rows of the ``company_index``-th company with rows drift from Moodle: 3 rows of its
+    biggest course deleted, 2 rows of its next course made stale, and with ``stray_userid`` a live row of that
+    non-member. Returns ``(companyid, courses, users, affected)``: the lists a full sync of the company must show
+    (as the page's cells) and its ``(courses, users)`` counts."""
     database = app.extensions["alx_database"]
     reporting = database.tables.local_alx_api_reporting
     with database.connect() as connection:
         live = connection.execute(
             sa.select(reporting).where(reporting.c.is_deleted == 0).order_by(reporting.c.companyid, reporting.c.id)
         ).all()
-    companyid = live[0].companyid
+    companyid = sorted({row.companyid for row in live})[company_index]
     by_course = {}
     for row in live:
         if row.companyid == companyid:
             by_course.setdefault(row.courseid, []).append(row)
-    first, second = sorted(by_course, key=lambda courseid: -len(by_course[courseid]))[:2]
+    first, second = sorted(by_course, key=lambda courseid: (-len(by_course[courseid]), courseid))[:2]
     removed = by_course[first][:3]
     touched = [row for row in by_course[second] if row.userid not in {r.userid for r in removed}][:2]
+    counts = {first: [3, 0, 0], second: [0, 2, 0]}  # created, updated, deleted
+    names = {first: removed[0].coursename, second: touched[0].coursename}
+    users = [[f"{r.firstname} {r.lastname}", r.email, "1", "1", "0", "0"] for r in removed]
+    users += [[f"{r.firstname} {r.lastname}", r.email, "1", "0", "1", "0"] for r in touched]
     with database.begin() as connection:
         connection.execute(sa.delete(reporting).where(reporting.c.id.in_([row.id for row in removed])))
         connection.execute(
             sa.update(reporting).where(reporting.c.id.in_([row.id for row in touched])).values(percentage=-1)
         )
+        if stray_userid is not None:
+            stray = {**touched[0]._asdict(), "userid": stray_userid, "firstname": "Stray", "lastname": "Row"}
+            connection.execute(sa.insert(reporting).values({**stray, "id": None, "email": "stray@example.com"}))
+            counts[second][2] += 1
+            users.append(["Stray Row", "stray@example.com", "1", "0", "0", "1"])
+    ordered = sorted(counts, key=lambda courseid: (-sum(counts[courseid]), courseid))  # most changed rows first
+    courses = [[f"{names[c]} (ID {c})", *map(str, counts[c]), str(sum(counts[c]))] for c in ordered]
+    return companyid, courses, sorted(users), (2, len(users))
 
+
+def test_populate_lists_the_courses_and_users_it_changed(admin_page, demo):  # issue 22 #8
+    """Populating the company must create the three deleted rows again, update the two stale ones, and list
+    exactly those courses and users."""
+    page, watcher = admin_page
+    companyid, courses, users, affected = drift(demo[2], 0)
     page.goto(f"{PREFIX}/populate_reporting_table.php")
     page.check(f"#company-{companyid}")
     page.check("#confirm")
     page.click("#populate-btn")
     page.wait_for_url("**/sync_job.php?job=*")
     page.wait_for_selector("#job-finished", timeout=60_000)  # the page reloads itself when the job has finished
-
-    assert (number(page, "#affected-courses"), number(page, "#affected-users")) == (2, 5)
-    assert rows_of(page, "job-top-courses") == [
-        [f"{removed[0].coursename} (ID {first})", "3", "0", "0", "3"],
-        [f"{touched[0].coursename} (ID {second})", "0", "2", "0", "2"],
-    ]
-    expected_users = sorted(
-        [[f"{r.firstname} {r.lastname}", r.email, "1", "1", "0", "0"] for r in removed]
-        + [[f"{r.firstname} {r.lastname}", r.email, "1", "0", "1", "0"] for r in touched]
-    )
-    assert sorted(rows_of(page, "job-top-users")) == expected_users
+    assert (number(page, "#affected-courses"), number(page, "#affected-users")) == affected
+    assert rows_of(page, "job-top-courses") == courses
+    assert sorted(rows_of(page, "job-top-users")) == users
     screenshot(page, "populate_affected_lists")
+    assert watcher.problems == []
+
+
+def test_a_manual_full_sync_lists_what_it_changed_and_tombstoned(admin_page, demo):  # issue 22 #8
+    page, watcher = admin_page
+    companyid, courses, users, affected = drift(demo[2], 1, stray_userid=1)  # Moodle's guest user: in no company
+    page.goto(f"{PREFIX}/sync_reporting_data.php")
+    page.select_option("#companyid-full", str(companyid))
+    page.check("#confirm2")
+    page.click("#sync-full-form button[type=submit]")
+    page.wait_for_url("**/sync_job.php?job=*")
+    page.wait_for_selector("#job-finished", timeout=60_000)
+    assert page.inner_text("#job-counts").startswith("1 of 1 companies synced: 3 created, 2 updated, 1 deleted")
+    assert (number(page, "#affected-courses"), number(page, "#affected-users")) == affected
+    assert rows_of(page, "job-top-courses") == courses
+    assert sorted(rows_of(page, "job-top-users")) == users
     assert watcher.problems == []
