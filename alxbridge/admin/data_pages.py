@@ -23,7 +23,7 @@ from ..metrics.reporting_data import (
 )
 from . import bp
 from .layout import render_page, site_moment
-from .sync_pages import chosen_company, company_names, running_sync, start_job
+from .sync_pages import chosen_company, company_names, finished_job, running_sync, start_job
 
 
 def _populate_page(database, errors=(), form=None, status=200):
@@ -35,6 +35,9 @@ def _populate_page(database, errors=(), form=None, status=200):
             "running": running_sync(connection, database),
             "moment": site_moment(connection),
         }
+        context["last_job"] = finished_job(
+            connection, database, context["moment"].now, "admin.populate_reporting_table"
+        )
     return render_page(
         "admin/populate_reporting_table.html", title="Populate Reporting Table",
         active="admin.populate_reporting_table", status=status, errors=errors, form=form or {}, **context,

@@ -80,6 +80,26 @@ def test_the_job_page_shows_each_company_escaped(populated, admin_client, compan
     assert "4 created, 0 updated" in run and "admin" in run
 
 
+def last_job_note(body):
+    """The text of the page's "Last job" note, whitespace collapsed, and its link; ``None`` without the note."""
+    if 'id="last-job"' not in body:
+        return None
+    note = body.split('id="last-job"')[1].split("</div>")[0]
+    link = re.search(r'href="([^"]+)" id="last-job-link"', note).group(1)
+    return " ".join(re.sub(r"<[^>]+>|^>", " ", note).split()), link
+
+
+def test_the_page_links_to_the_results_of_its_last_finished_job(populated, admin_client):
+    text, link = last_job_note(admin_client.get(POPULATE).get_data(as_text=True))
+    assert re.fullmatch(
+        r"Last job: Populate reporting table: full sync of all companies, finished [0-9-]+ [0-9:]+: 4 created, "
+        r"0 updated, 0 deleted in 2 course\(s\) for 4 user\(s\)\. See the courses and users it changed",
+        text,
+    ), text
+    assert link == f"{PREFIX}/sync_job.php?job={populated['token']}"
+    assert last_job_note(admin_client.get(f"{PREFIX}/sync_reporting_data.php").get_data(as_text=True)) is None
+
+
 def test_the_populate_page_shows_status_and_per_company_counts(populated, admin_client, site, companies):
     reporting = site.tables.local_alx_api_reporting
     with site.database.begin() as connection:  # one of Acme's four rows becomes a tombstone: 3 of 4 active

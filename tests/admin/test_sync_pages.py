@@ -85,6 +85,9 @@ def test_sync_changes_syncs_only_what_changed(triggered, admin_client, site, com
     ]  # fmt: skip
     assert table_rows(body, "job-top-users")[1:] == [["Cy Learner", "cy.learner@example.com", "1", "0", "1", "0"]]
     assert re.search(r'id="affected-courses">1<.*id="affected-users">1<', body, re.S)
+    assert "0 created, 1 updated, 0 deleted in 1 course(s) for 1 user(s)." in " ".join(
+        admin_client.get(SYNC).get_data(as_text=True).split()
+    )
     row = site.reporting_rows(companies.acme)[companies.cy, companies.maths.id, companies.acme]
     assert (row.status, str(row.percentage)) == ("in_progress", "50.00")
 
