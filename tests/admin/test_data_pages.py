@@ -140,6 +140,7 @@ def test_populating_chosen_companies_runs_one_full_sync_per_company(populated, a
         admin_client, POPULATE, {"action": "populate", "company_ids": str(companies.acme), "confirm": "1"}
     )
     assert data["status"] == "success" and data["companyids"] == [companies.acme] and data["total"] == 1
+    assert data["title"] == "Populate reporting table: full sync of Acme"
     (company,) = data["companies"]
     assert (company["companyid"], company["reason"], company["full"]) == (companies.acme, "full run requested", True)
     assert company["created"] == company["updated"] == company["deleted"] == 0  # nothing changed in Moodle
