@@ -7,7 +7,9 @@ asks first, like Moodle's "Manage tokens" page: ``?revoke=<id>`` shows the confi
 POST deletes the token.
 """
 
-from flask import flash, redirect, request, url_for
+import logging
+
+from flask import flash, g, redirect, request, url_for
 
 from ..extensions import get_database
 from ..metrics.limits import all_companies
@@ -17,6 +19,8 @@ from ..tokens import TokenError, report_service
 from ..tokens import create_token as issue_token
 from . import bp
 from .layout import render_page, site_moment
+
+log = logging.getLogger(__name__)
 
 
 def _page(companyid, *, form=None, errors=(), issued=None, revoking=None, status=200):
@@ -80,5 +84,7 @@ def _revoke(companyid, tokenid):
     if revoked is None:
         flash("No token was revoked: it does not exist any more (revoked already, or expired).", "error")
     else:
+        log.info("admin %s (id %s) revoked token id %s of user id %s", g.admin.username, g.admin.id, tokenid,
+                 revoked.userid)  # fmt: skip
         flash(f"Token {revoked.masked} of {revoked.name} revoked: calls with it are refused from now on.", "success")
     return redirect(url_for("admin.create_token", companyid=companyid or None))

@@ -159,7 +159,7 @@ def revoke_page(client, tokenid, companyid):
     return client.get(f"{PREFIX}{PAGE}?companyid={companyid}&revoke={tokenid}")
 
 
-def test_a_revoked_token_is_refused_at_once(admin_client, site, acme):
+def test_a_revoked_token_is_refused_at_once(admin_client, site, acme, caplog):
     response = submit(admin_client, f"{PAGE}?companyid={acme['id']}", "create-token-form")
     token = SHOWN_TOKEN.search(response.get_data(as_text=True)).group(1)
     assert progress_items(admin_client, token)  # works before
@@ -176,6 +176,8 @@ def test_a_revoked_token_is_refused_at_once(admin_client, site, acme):
     revoked = submit(admin_client, f"{PAGE}?companyid={acme['id']}&revoke={row.id}", "revoke-form")
     assert revoked.status_code == 302 and revoked.headers["Location"].endswith(f"{PAGE}?companyid={acme['id']}")
     assert tokens(site) == []
+    assert f"admin admin (id 2) revoked token id {row.id} of user id {acme['alice']}" in caplog.text
+    assert token[:8] not in caplog.text  # the log names the token by its id only
     listing = admin_client.get(revoked.headers["Location"]).get_data(as_text=True)
     assert f"Token {token[:8]}… of Alice Able revoked: calls with it are refused from now on." in listing
     assert token not in listing and 'id="no-tokens"' in listing
