@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.locks import SYNC_JOB, job_lock
+from alxbridge.jobs.locks import SYNC_JOB, job_lock
 from alxbridge.sync import tick as tick_module
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.state import read_all_company_states

@@ -23,9 +23,9 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from .database import MYSQL_DIALECTS
-from .errors import BridgeError
-from .upsert import upsert
+from ..db.database import MYSQL_DIALECTS
+from ..db.upsert import upsert
+from ..operations.errors import BridgeError
 
 ROW_LOCK_TTL = 30 * 60
 # The one writer of the reporting table: every sync run, admin sync job, reporting-data clear and sync tick
