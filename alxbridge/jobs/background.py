@@ -11,7 +11,7 @@ all companies keeps no per-company results. So the job also keeps the row ``admi
 ``local_alxbridge_job`` (the table of the bridge's jobs and their last run): its ``last_status``,
 ``timestarted`` and ``timefinished`` are the latest admin job's, and ``last_message`` holds that
 job's progress as JSON (its token, companies done of how many, each company's outcome, its runs,
-and once it has finished the courses and users its runs changed, :mod:`.metrics.sync_affected`).
+and once it has finished the courses and users its runs changed, :mod:`alxbridge.sync.affected`).
 Only the latest admin job is kept there; every run stays in the run history.
 """
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ..db.upsert import upsert
-from ..metrics.sync_affected import Affected, job_changes, next_row_id
+from ..sync.affected import Affected, job_changes, next_row_id
 from ..sync.runs import error_text, run_sync
 from .locks import SYNC_JOB, NamedLock
 from .runner import run_job

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from alxbridge.jobs.locks import job_lock
-from alxbridge.metrics.sync_affected import job_changes
+from alxbridge.sync.affected import job_changes
 from alxbridge.sync.state import read_company_state
 
 from .support import PREFIX, XSS, post_form

@@ -1,4 +1,5 @@
-"""What a sync job changed, by course and by user: the plugin's "Affected Courses" and "Affected Users" lists.
+"""What a sync job changed, by course and by user: the plugin's "Affected Courses" and "Affected Users" lists,
+recorded with the admin job (:mod:`alxbridge.jobs.background`) and shown on its status page.
 
 The sync stamps every reporting row it changes, and only those, with its run's version
 (``last_updated``; versions are unique and increase run by run). So right after a job, under the
