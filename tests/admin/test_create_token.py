@@ -1,7 +1,7 @@
 """``create_token.php``: a token for one of a company's users, shown once, then listed by its first 8 characters."""
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -87,7 +87,7 @@ def site_timezone_of(site):
 
 
 def test_expiry_date_and_ip_restriction_are_stored(admin_client, site, acme):
-    last_day = date.today() + timedelta(days=10)
+    last_day = datetime.fromtimestamp(site.now, site_timezone_of(site)).date() + timedelta(days=10)
     response = submit(
         admin_client, f"{PAGE}?companyid={acme['id']}", "create-token-form",
         {"validuntil": last_day.isoformat(), "iprestriction": " 10.0.0.0/8, 192.168.1. "},
