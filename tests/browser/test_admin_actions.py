@@ -34,6 +34,18 @@ def set_user(app, userid, **values):
     return dict(zip(values, before, strict=True))
 
 
+def token_of(app, firstname, lastname):
+    """``(id, token)`` of the token whose owner has this name."""
+    database = app.extensions["alx_database"]
+    tokens, user = database.tables.external_tokens, database.tables.user
+    with database.connect() as connection:
+        return connection.execute(
+            sa.select(tokens.c.id, tokens.c.token)
+            .join(user, user.c.id == tokens.c.userid)
+            .where(user.c.firstname == firstname, user.c.lastname == lastname)
+        ).one()
+
+
 def test_only_active_members_are_offered_and_a_revoked_token_stops_working(admin_page, demo):  # issue 22 #9
     page, watcher = admin_page
     base_url, _, app = demo
@@ -53,11 +65,19 @@ def test_only_active_members_are_offered_and_a_revoked_token_stops_working(admin
             set_user(app, userid, **values)
 
     page.goto(f"{PREFIX}/create_token.php?companyid={companyid}")
+    for (firstname, lastname), errorcode, status in (
+        (("Sam", "Suspended"), "wsaccessusersuspended", "refused owner suspended: every call is refused"),
+        (("Lone", "Wolf"), "nocompanyassociation", "refused owner in no active company: every call is refused"),
+    ):  # the demo's special token owners: what the list says is what a call gets
+        tokenid, token = token_of(app, firstname, lastname)
+        assert page.inner_text(f"#token-status-{tokenid}").startswith(status)
+        assert refused_call(base_url, token)["errorcode"] == errorcode
     page.click("#create-token-form button[type=submit]")
     token = page.input_value("#new-token")
     assert isinstance(refused_call(base_url, token), list)  # the new token works
     page.goto(f"{PREFIX}/create_token.php?companyid={companyid}")
     row = page.locator("#issued-tokens tr", has_text=f"{token[:8]}…")
+    assert row.locator("td[id^=token-status-]").inner_text().strip() == "OK"
     row.locator("a", has_text="Revoke").click()
     assert f"Revoke token {token[:8]}…?" in page.inner_text("#revoke-confirm")
     screenshot(page, "revoke_token_confirm")
