@@ -146,7 +146,11 @@ def test_populating_chosen_companies_runs_one_full_sync_per_company(populated, a
     assert company["created"] == company["updated"] == company["deleted"] == 0  # nothing changed in Moodle
     assert data["affected"] == {"courses": 0, "users": 0, "top_courses": [], "top_users": []}
     body = admin_client.get(f"{PREFIX}/sync_job.php?job={data['token']}").get_data(as_text=True)
-    assert "No course changed: every row was already up to date." in body and "No user&#39;s rows changed." in body
+    assert "No reporting row changed: every row was already up to date." in body
+    assert 'id="job-top-courses"' not in body and 'id="job-top-users"' not in body
+    text, link = last_job_note(admin_client.get(POPULATE).get_data(as_text=True))
+    assert text.endswith(": no reporting row changed, every row was already up to date. See the job")
+    assert link == f"{PREFIX}/sync_job.php?job={data['token']}"
     runs = site.tables.local_alxbridge_sync_run
     with site.database.connect() as connection:
         run = connection.execute(sa.select(runs).where(runs.c.id == data["runs"][0])).one()
