@@ -78,6 +78,15 @@ def running_sync(connection, database):
     return None
 
 
+def finished_job(connection, database, now, page):
+    """The latest admin job if it has finished and was started from ``page`` (an endpoint of
+    :data:`JOB_PAGES`), for the page's link to its results; else ``None``."""
+    job = latest_job(connection, database, now)
+    if job is None or job.running or JOB_PAGES.get(job.kind) != page:
+        return None
+    return job
+
+
 def start_job(spec, back):
     """Start ``spec`` in the background: redirect to its status page, or back with the reason it did not start."""
     database = get_database()
@@ -111,6 +120,7 @@ def _sync_form(database, errors=(), form=None, status=200):
             "companies": company_data(connection, tables),
             "orphans": orphaned_rows(connection, tables),
             "running": running_sync(connection, database),
+            "last_job": finished_job(connection, database, moment.now, "admin.sync_reporting_data"),
             "freshness": read_freshness(
                 connection, tables, moment.now, current_app.config.get("ALX_SYNC_TICK_SECONDS") or 0
             ),
