@@ -10,6 +10,7 @@ from flask import flash, redirect, request, url_for
 
 from ..alerts.health import system_health
 from ..extensions import get_database
+from ..metrics.alert_history import pending_alerts
 from ..metrics.alert_log import alert_counts
 from ..metrics.api_usage import call_stats, endpoint_stats, top_consumers, traffic, user_usage, user_usage_today
 from ..metrics.cache import cache_outcomes, cache_rows, delete_expired_cache_rows
@@ -62,6 +63,7 @@ def unified_monitoring_dashboard():
             "security": security,
             "system_status": overall_status(health.score, security),
             "alerts": alert_counts(connection, tables, moment.day_ago),
+            "pending_alerts": pending_alerts(connection, tables),
             "reporting": reporting_status(connection, tables),
             "cache_table": cache_rows(connection, tables, moment.now),
             "cache": cache_outcomes(connection, tables, moment.day_ago, moment.now),

@@ -131,3 +131,13 @@ def test_every_alert_list_shows_the_same_status(admin_client, site):
         statuses = re.findall(r'<span class="badge text-bg-\w+">(Pending|Acknowledged|Resolved)</span>', section)
         assert statuses[:3] == ["Pending", "Resolved", "Acknowledged"], page  # newest first
     assert pending > resolved > acknowledged
+
+
+def test_the_unified_dashboards_open_alerts_say_how_many_are_still_pending(admin_client, site):
+    alert(site, severity="critical")
+    acknowledged = alert(site)
+    alert(site, resolved=1)
+    assert act(admin_client, acknowledged, "acknowledge").status_code == 302
+    body = admin_client.get(f"{PREFIX}/unified_monitoring_dashboard.php").get_data(as_text=True)
+    card = body[body.index('id="open-alerts"') :][:400]
+    assert ">2<" in card and "1 critical, 1 pending (not acknowledged)" in card
