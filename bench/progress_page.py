@@ -61,7 +61,7 @@ from alxbridge.database import Database
 from alxbridge.demo import catalog
 from alxbridge.demo.store import recreate_tables
 from alxbridge.extensions import csrf
-from alxbridge.reporting.audit import log_call, rejection_row, reserved_row
+from alxbridge.reporting.audit import CallLog, rejection_row
 from alxbridge.reporting.quota import admit_call
 from alxbridge.webservice.auth import read_site_and_token
 from alxbridge.webservice.registry import FUNCTIONS
@@ -230,22 +230,23 @@ class Bench:
         @self.cached.route(FLOOR_PATH, methods=["POST"])
         def bookkeeping_floor():
             """The trivial endpoint plus only the per-call database work the issue requires of every call: the
-            token read, the exact daily quota (lock, count, reserved log row) and the completed log row."""
+            token read, the exact daily quota (the counter row's conditional update) and the call's log row,
+            committed together."""
             database, form = self.cached.extensions["alx_database"], request.form
             with database.connect() as connection:
                 _, token = read_site_and_token(connection, database.tables, form["wstoken"])
-                row = {"user_id": token["userid"], "company_shortname": "bench", "endpoint": "bench", "now": NOW,
-                       "ip_address": request.remote_addr, "user_agent": "bench"}  # fmt: skip
-                reservation = admit_call(
-                    connection, database.tables, user_id=token["userid"], daily_limit=10**9, now=int(time.time()),
-                    timezone=UTC, reservation=reserved_row(**row, details=None), rejection=rejection_row(**row),
-                    on_first_rejection=None,
+                now = int(time.time())
+                call_log = CallLog(
+                    connection, database.tables, user_id=token["userid"], endpoint="bench", ip_address="",
+                    user_agent="bench", now=now,
                 )  # fmt: skip
-                log_call(
-                    connection, database.tables, user_id=token["userid"], company_shortname="bench", endpoint="bench",
-                    record_count=PAGE, error_message=None, started=time.perf_counter(), ip_address="", user_agent="",
-                    details={"bench": True}, now=int(time.time()), reservation=reservation,
-                )  # fmt: skip
+                row = {"user_id": token["userid"], "company_shortname": "bench", "endpoint": "bench", "now": now,
+                       "ip_address": "", "user_agent": "bench"}  # fmt: skip
+                call_log.admitted(admit_call(
+                    connection, database.tables, user_id=token["userid"], daily_limit=10**9, now=now, timezone=UTC,
+                    rejection=rejection_row(**row), on_first_rejection=None,
+                ))  # fmt: skip
+                call_log.finish(record_count=PAGE, error_message=None, details={"bench": True})
             return Response(self.trivial_body, status=200, headers=headers_for("json"))
 
         csrf.exempt(trivial)  # a REST-like POST, as exempt from the admin pages' CSRF check as server.php
