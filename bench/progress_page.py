@@ -63,7 +63,7 @@ from alxbridge import create_app
 from alxbridge.database import Database
 from alxbridge.demo import catalog
 from alxbridge.demo.store import recreate_tables
-from alxbridge.extensions import csrf
+from alxbridge.extensions import csrf, limiter
 from alxbridge.reporting.audit import CallLog, rejection_row
 from alxbridge.reporting.quota import admit_call
 from alxbridge.webservice.auth import read_site_and_token
@@ -493,34 +493,55 @@ def profile(bench, targets, count):
         print(stream.getvalue())
 
 
+SQL_LABEL = "SQL statements (execute + fetch into the driver)"
+LEAVES = ("page rows fetched", "SQL: ", "COMMIT", "connection ", "abuse shield")  # phases that never overlap
+
+
+def _bridge_caller():
+    """The bridge function that ran the statement now executing (the first frame outside SQLAlchemy and the
+    bridge's database helpers)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("alxbridge.") and module not in ("alxbridge.database", "alxbridge.prebuilt"):
+            return f"{module.rsplit('.', 1)[-1]}.{frame.f_code.co_name}"
+        frame = frame.f_back
+    return "?"
+
+
 class Phases:
-    """Wall time per phase of a request, by wrapping the bridge's functions in this process only."""
+    """Wall time per phase of a request, by wrapping the bridge's functions in this process only; each SQL
+    statement is also timed under the bridge function that ran it."""
 
     WRAPPED = (
         # the page's rows stream from the server into the writer: fetching them is part of this phase
         ("alxbridge.reporting.service", "encode_page", "page rows fetched and written as JSON (encode_page)"),
     )
 
-    def __init__(self, engine):
+    def __init__(self, app):
         import importlib
 
         self.seconds, self.calls = {}, {}
         self._restore = []
         for module_name, attribute, label in self.WRAPPED:
             module = importlib.import_module(module_name)
-            original = getattr(module, attribute)
-            setattr(module, attribute, self._timed(label, original))
-            self._restore.append((module, attribute, original))
+            self._wrap(module, attribute, label)
         function = FUNCTIONS[catalog.PROGRESS_FUNCTION]
         label = "the function (service.get_course_progress, all of it)"
         FUNCTIONS[function.name] = dataclasses.replace(function, run=self._timed(label, function.run))
         self._restore.append((FUNCTIONS, function.name, function))
-        original_commit = sa.engine.Connection.commit
-        sa.engine.Connection.commit = self._timed("COMMITs", original_commit)
-        self._restore.append((sa.engine.Connection, "commit", original_commit))
-        self._engine = engine
-        sa.event.listen(engine, "before_cursor_execute", self._before)
-        sa.event.listen(engine, "after_cursor_execute", self._after)
+        self._wrap(sa.engine.Connection, "commit", "COMMITs (Connection.commit)")
+        self._wrap(Database, "connect", "connection checkout from the pool (with its pre-ping)")
+        self._wrap(sa.engine.Connection, "close", "connection return to the pool (the pool's rollback)")
+        self._wrap(limiter, "_check_request_limit", "abuse shield (Flask-Limiter: 3 limits, memory storage)")
+        self._engine = app.extensions["alx_database"].engine
+        sa.event.listen(self._engine, "before_cursor_execute", self._before)
+        sa.event.listen(self._engine, "after_cursor_execute", self._after)
+
+    def _wrap(self, owner, attribute, label):
+        original = getattr(owner, attribute)
+        setattr(owner, attribute, self._timed(label, original))
+        self._restore.append((owner, attribute, original))
 
     def _timed(self, label, function):
         def wrapper(*args, **kwargs):
@@ -537,13 +558,16 @@ class Phases:
         self.calls[label] = self.calls.get(label, 0) + 1
 
     def _before(self, connection, cursor, statement, parameters, context, executemany):
+        context._bench_label = f"SQL: {statement.split(None, 1)[0]} in {_bridge_caller()}"
         context._bench_started = time.perf_counter()
 
     def _after(self, connection, cursor, statement, parameters, context, executemany):
-        self.add("SQL statements (execute + fetch into the driver)", time.perf_counter() - context._bench_started)
+        seconds = time.perf_counter() - context._bench_started
+        self.add(SQL_LABEL, seconds)
+        self.add(context._bench_label, seconds)
 
     def close(self):
-        for owner, attribute, original in self._restore:
+        for owner, attribute, original in reversed(self._restore):
             if owner is FUNCTIONS:
                 FUNCTIONS[attribute] = original
             else:
@@ -553,10 +577,10 @@ class Phases:
 
 
 def breakdown(bench, targets, count):
-    """Mean milliseconds per request spent in each phase (uncached, then cached), without a profiler."""
+    """Mean milliseconds per request spent in each phase (uncached, then cached), without a profiler; what the
+    timed phases leave is Python: Flask, parsing, rendering and the bridge's own code."""
     for which in ("uncached", "cached"):
-        engine = (bench.uncached if which == "uncached" else bench.cached).extensions["alx_database"].engine
-        phases = Phases(engine)
+        phases = Phases(bench.uncached if which == "uncached" else bench.cached)
         total = 0.0
         try:
             for companyid, offset in targets[:count]:
@@ -567,9 +591,12 @@ def breakdown(bench, targets, count):
             phases.close()
         n = min(count, len(targets))
         print(f"\n===== where a {which} request spends its time (mean of {n}) =====")
-        print(f"{'whole request (WSGI)':<58} {total / n * 1000:8.2f} ms")
+        print(f"{'whole request (WSGI)':<62} {total / n * 1000:8.2f} ms")
         for label, seconds in sorted(phases.seconds.items(), key=lambda item: -item[1]):
-            print(f"{label:<58} {seconds / n * 1000:8.2f} ms   ({phases.calls[label] / n:.0f} calls)")
+            indent = "  " if label.startswith("SQL: ") else ""
+            print(f"{indent + label:<62} {seconds / n * 1000:8.2f} ms   ({phases.calls[label] / n:.1f} calls)")
+        timed = sum(seconds for label, seconds in phases.seconds.items() if label.startswith(LEAVES))
+        print(f"{'the rest: Python (Flask, parsing, bridge code)':<62} {(total - timed) / n * 1000:8.2f} ms")
 
 
 def main():
