@@ -28,12 +28,14 @@ Uncached and baseline requests alternate page by page, so load from other proces
 machine hits both alike. p50 and p95 are printed with the ratios; targets (p50): uncached ≤ 1.8× the
 SELECT + json.dumps, cached ≤ 3× the trivial endpoint, the floor ≤ 2.5×. Then the cached call and the
 floor are timed with the log trimmed to its latest 1 000 rows and with 1M more log rows of today (other
-users), the two conditions alternating twice (small, large, small, large): the cached call's p50 may
-change by 10 % at most, since the daily quota is counted in a counter row, not in the log. The verdict
-uses the change relative to the trivial endpoint's p50 in the same condition, which takes out the
-machine's own drift (printed with it, as is the raw change).
+users), the two conditions alternating three times (small, large, …; two copies of the log table swapped
+with an instant ``RENAME TABLE``, so no bulk write or its purge runs between them): the cached call's p50 may
+change by 10 % at most, since the daily quota is counted in a counter row, not in the log. Interleaving is
+what makes the comparison robust to the machine's drift; the trivial endpoint's change between the two
+conditions is printed beside it (drift alone), with the cached call's change relative to it.
 ``--breakdown N`` then times the phases
-of N more requests of each kind (wrapping the bridge's functions, no profiler overhead);
+of N more requests of each kind (each SQL statement under the bridge function that ran it, the COMMITs,
+the pool's checkout and return, the abuse shield; by wrapping functions, no profiler overhead);
 ``--profile N`` profiles N more with cProfile. ``--database NAME`` builds into (or reuses) that
 database and keeps it, for repeated runs.
 """
@@ -393,47 +395,88 @@ def trim_log(database, keep):
     """The log down to its ``keep`` latest rows (the bench's own calls; earlier runs' filler rows go too)."""
     logs = database.tables.local_alx_api_logs
     with database.begin() as connection:
-        last = connection.execute(sa.select(sa.func.max(logs.c.id))).scalar() or 0
-        connection.execute(sa.delete(logs).where(logs.c.id <= last - keep))
+        oldest_kept = connection.execute(
+            sa.select(logs.c.id).order_by(logs.c.id.desc()).offset(keep - 1).limit(1)
+        ).scalar()
+        if oldest_kept is not None:
+            connection.execute(sa.delete(logs).where(logs.c.id < oldest_kept))
 
 
-def add_todays_log_rows(database, count):
+def add_todays_log_rows(connection, table_name, count):
     """``count`` log rows of today for other users than the bench's (5 000 of them), in one INSERT … SELECT."""
-    logs = database.tables.local_alx_api_logs.name
     other_user = f"({FIRST_OTHER_USER} + seq % {OTHER_USERS})"
-    with database.begin() as connection:
-        connection.execute(sa.text(f"""
-            INSERT INTO {logs} (userid, company_shortname, endpoint, record_count, timeaccessed, response_time_ms,
-                                ip_address, user_agent)
-            SELECT {other_user}, 'other', 'get_course_progress', 1000, {int(time.time())} - seq % 3600, 12.5,
-                   '10.0.0.1', 'Microsoft.Data.Mashup'
-            FROM seq_0_to_{count - 1}
-        """))  # fmt: skip
-        connection.execute(sa.text(f"ANALYZE TABLE {logs}"))
+    connection.execute(sa.text(f"""
+        INSERT INTO {table_name} (userid, company_shortname, endpoint, record_count, timeaccessed, response_time_ms,
+                                  ip_address, user_agent)
+        SELECT {other_user}, 'other', 'get_course_progress', 1000, {int(time.time())} - seq % 3600, 12.5,
+               '10.0.0.1', 'Microsoft.Data.Mashup'
+        FROM seq_0_to_{count - 1}
+    """))  # fmt: skip
+    connection.execute(sa.text(f"ANALYZE TABLE {table_name}"))
 
 
-def remove_other_users_rows(database):
-    logs = database.tables.local_alx_api_logs
-    with database.begin() as connection:
-        connection.execute(sa.delete(logs).where(logs.c.userid >= FIRST_OTHER_USER))
+def wait_for_purge(database, timeout=300):
+    """Wait until InnoDB has purged the bulk changes (its history list is short again), so that the purge
+    thread does not share the cores with the next measurement."""
+    deadline = time.monotonic() + timeout
+    with database.connect() as connection:
+        while time.monotonic() < deadline:
+            length = connection.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")).one()[1]
+            connection.rollback()
+            if int(length) < 200:
+                return
+            time.sleep(1)
 
 
-def log_volume(bench, targets, rounds=2):
-    """The cached call and the floor with about 1k log rows of today, then with 1M more (other users): the daily
+class LogSizes:
+    """The log table with ~1k rows and a copy of it with 1M more rows of today, swapped in and out with one
+    ``RENAME TABLE`` (instant, atomic): the two conditions can alternate without bulk writes in between."""
+
+    def __init__(self, database):
+        self.database = database
+        self.live = database.tables.local_alx_api_logs.name
+        self.spare = f"{self.live}_bench_spare"
+        self.large_is_live = False
+        trim_log(database, SMALL_LOG)
+        with database.begin() as connection:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {self.spare}"))
+            connection.execute(sa.text(f"CREATE TABLE {self.spare} LIKE {self.live}"))
+            connection.execute(sa.text(f"INSERT INTO {self.spare} SELECT * FROM {self.live}"))
+            add_todays_log_rows(connection, self.spare, LARGE_LOG_EXTRA)
+        wait_for_purge(database)
+
+    def use(self, large):
+        if large != self.large_is_live:
+            swap = f"{self.live}_bench_swap"
+            with self.database.begin() as connection:
+                connection.execute(
+                    sa.text(f"RENAME TABLE {self.live} TO {swap}, {self.spare} TO {self.live}, {swap} TO {self.spare}")
+                )
+            self.large_is_live = large
+
+    def close(self):
+        self.use(large=False)
+        with self.database.begin() as connection:
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {self.spare}"))
+
+
+def log_volume(bench, targets, rounds=3):
+    """The cached call and the floor with about 1k log rows of today and with 1M more (other users): the daily
     quota must not make a call's cost grow with the calls the site has logged.
 
-    The two conditions alternate ``rounds`` times (small, large, small, large, …), so a machine that gets slower
-    or faster during the run weighs on both alike; the verdict uses the cached call's change relative to the
-    trivial endpoint measured in the same condition (its own change is printed: the machine's drift).
+    The two conditions alternate ``rounds`` times (small, large, small, large, …; :class:`LogSizes`), so a
+    machine that gets slower or faster during the run weighs on both alike; the trivial endpoint's change is
+    printed beside it (what the machine's drift alone does), and so is the cached call's change relative to it.
     """
-    remove_other_users_rows(bench.database)
-    trim_log(bench.database, SMALL_LOG)
+    sizes = LogSizes(bench.database)
     samples = {"small": [], "large": []}
-    for _ in range(rounds):
-        samples["small"].append(cached_calls(bench, targets))
-        add_todays_log_rows(bench.database, LARGE_LOG_EXTRA)
-        samples["large"].append(cached_calls(bench, targets))
-        remove_other_users_rows(bench.database)
+    try:
+        for _ in range(rounds):
+            for size in ("small", "large"):
+                sizes.use(large=size == "large")
+                samples[size].append(cached_calls(bench, targets))
+    finally:
+        sizes.close()
     p50 = {
         size: {name: statistics.median(run[name] for run in runs) for name in runs[0]} for size, runs in samples.items()
     }
@@ -443,11 +486,12 @@ def log_volume(bench, targets, rounds=2):
     for name in ("cached", "floor", "trivial"):
         change = large[name] / small[name] - 1
         print(f"{name:<44} {small[name] * 1000:>9.2f} {large[name] * 1000:>9.2f} {change:>+7.1%}")
-    raw = large["cached"] / small["cached"] - 1
+    change = large["cached"] / small["cached"] - 1
     relative = (large["cached"] / large["trivial"]) / (small["cached"] / small["trivial"]) - 1
     print(
-        f"cached p50 change with 1M more log rows: {raw:+.1%} raw, {relative:+.1%} relative to the trivial "
-        "endpoint   target <= 10 %   " + ("ok" if abs(relative) <= 0.10 else "MISSED")
+        f"cached p50 change with 1M more log rows: {change:+.1%}   target <= 10 %   "
+        + ("ok" if abs(change) <= 0.10 else "MISSED")
+        + f"   (relative to the trivial endpoint: {relative:+.1%})"
     )
 
 
