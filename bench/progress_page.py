@@ -27,8 +27,8 @@ the rate limiter, authentication, quota, read sessions, audit log and rendering;
 Uncached and baseline requests alternate page by page, so load from other processes on the
 machine hits both alike. p50 and p95 are printed with the ratios; targets (p50): uncached ≤ 1.8× the
 SELECT + json.dumps, cached ≤ 3× the trivial endpoint, the floor ≤ 2.5×. Then the cached call and the
-floor are timed with the log trimmed to its latest 1 000 rows and with 1M more log rows of today (other
-users), the two conditions alternating three times (small, large, …; two copies of the log table swapped
+floor are timed with the log cut to its latest 1 000 rows and with 1M more log rows of today (other
+users), the two conditions alternating three times (small, large, …; two new copies of the log table swapped
 with an instant ``RENAME TABLE``, so no bulk write or its purge runs between them): the cached call's p50 may
 change by 10 % at most, since the daily quota is counted in a counter row, not in the log. Interleaving is
 what makes the comparison robust to the machine's drift; the trivial endpoint's change between the two
@@ -391,17 +391,6 @@ SMALL_LOG = 1000
 LARGE_LOG_EXTRA = 1_000_000
 
 
-def trim_log(database, keep):
-    """The log down to its ``keep`` latest rows (the bench's own calls; earlier runs' filler rows go too)."""
-    logs = database.tables.local_alx_api_logs
-    with database.begin() as connection:
-        oldest_kept = connection.execute(
-            sa.select(logs.c.id).order_by(logs.c.id.desc()).offset(keep - 1).limit(1)
-        ).scalar()
-        if oldest_kept is not None:
-            connection.execute(sa.delete(logs).where(logs.c.id < oldest_kept))
-
-
 def add_todays_log_rows(connection, table_name, count):
     """``count`` log rows of today for other users than the bench's (5 000 of them), in one INSERT … SELECT."""
     other_user = f"({FIRST_OTHER_USER} + seq % {OTHER_USERS})"
@@ -415,35 +404,29 @@ def add_todays_log_rows(connection, table_name, count):
     connection.execute(sa.text(f"ANALYZE TABLE {table_name}"))
 
 
-def wait_for_purge(database, timeout=300):
-    """Wait until InnoDB has purged the bulk changes (its history list is short again), so that the purge
-    thread does not share the cores with the next measurement."""
-    deadline = time.monotonic() + timeout
-    with database.connect() as connection:
-        while time.monotonic() < deadline:
-            length = connection.execute(sa.text("SHOW GLOBAL STATUS LIKE 'Innodb_history_list_length'")).one()[1]
-            connection.rollback()
-            if int(length) < 200:
-                return
-            time.sleep(1)
-
-
 class LogSizes:
-    """The log table with ~1k rows and a copy of it with 1M more rows of today, swapped in and out with one
-    ``RENAME TABLE`` (instant, atomic): the two conditions can alternate without bulk writes in between."""
+    """The log table with its latest 1 000 rows and a copy of it with 1M more rows of today, swapped in and out
+    with one ``RENAME TABLE`` (instant, atomic), so the two conditions alternate without bulk writes between
+    them. Both are new tables: deleting rows instead would leave InnoDB purging them during the measurements."""
 
     def __init__(self, database):
         self.database = database
         self.live = database.tables.local_alx_api_logs.name
         self.spare = f"{self.live}_bench_spare"
         self.large_is_live = False
-        trim_log(database, SMALL_LOG)
+        small, old = f"{self.live}_bench_small", f"{self.live}_bench_old"
         with database.begin() as connection:
-            connection.execute(sa.text(f"DROP TABLE IF EXISTS {self.spare}"))
+            for name in (small, self.spare, old):
+                connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
+            connection.execute(sa.text(f"CREATE TABLE {small} LIKE {self.live}"))
+            connection.execute(
+                sa.text(f"INSERT INTO {small} SELECT * FROM {self.live} ORDER BY id DESC LIMIT {SMALL_LOG}")
+            )
             connection.execute(sa.text(f"CREATE TABLE {self.spare} LIKE {self.live}"))
-            connection.execute(sa.text(f"INSERT INTO {self.spare} SELECT * FROM {self.live}"))
+            connection.execute(sa.text(f"INSERT INTO {self.spare} SELECT * FROM {small}"))
             add_todays_log_rows(connection, self.spare, LARGE_LOG_EXTRA)
-        wait_for_purge(database)
+            connection.execute(sa.text(f"RENAME TABLE {self.live} TO {old}, {small} TO {self.live}"))
+            connection.execute(sa.text(f"DROP TABLE {old}"))
 
     def use(self, large):
         if large != self.large_is_live:
