@@ -26,6 +26,7 @@ from ..upsert import upsert
 from .contract import rate_limit_exceeded
 
 DEFAULT_DAILY_LIMIT = 100
+MYSQL_DEADLOCK = 1213  # ER_LOCK_DEADLOCK: InnoDB rolled the transaction back
 
 
 def local_midnight(now, timezone):
@@ -78,16 +79,32 @@ def _logged_query(tables):
     )
 
 
-def _open_day(connection, tables, parameters):
-    """Create the user's row of the day unless it exists (another process may have created it meanwhile)."""
-    if connection.execute(_count_query(tables), parameters).first() is not None:
-        return
-    logged = connection.execute(_logged_query(tables), parameters).scalar()
-    key = {"userid": parameters["quota_user"], "day": parameters["quota_day"]}
-    # Another process may create it at the same moment: the row then stays as that process made it.
-    upsert(connection, tables.local_alxbridge_quota, key, {"calls": logged, "timemodified": parameters["quota_now"]},
-           on_update={})  # fmt: skip
-    connection.commit()  # at once, so that a concurrent creator waits for a committed row, never for a lock of ours
+def _is_deadlock(error):
+    return getattr(error.orig, "args", (None,))[0] == MYSQL_DEADLOCK
+
+
+def _open_day(connection, tables, parameters, attempts=3):
+    """Create the user's row of the day unless it exists (another process may have created it meanwhile).
+
+    Concurrent first calls of one user may each insert it: InnoDB can then pick one of them as a deadlock
+    victim (both lock the gap by a delete-marked row, e.g. one that retention removed, to insert into it).
+    The victim's transaction held only that insert, so it starts over, and finds the row made.
+    """
+    for attempt in range(attempts):
+        if connection.execute(_count_query(tables), parameters).first() is not None:
+            return
+        logged = connection.execute(_logged_query(tables), parameters).scalar()
+        key = {"userid": parameters["quota_user"], "day": parameters["quota_day"]}
+        try:
+            # Another process may create it at the same moment: the row then stays as that process made it.
+            upsert(connection, tables.local_alxbridge_quota, key,
+                   {"calls": logged, "timemodified": parameters["quota_now"]}, on_update={})  # fmt: skip
+            connection.commit()  # at once: a concurrent creator waits for a committed row, never for a lock of ours
+            return
+        except sa.exc.OperationalError as error:
+            connection.rollback()
+            if attempt == attempts - 1 or not _is_deadlock(error):
+                raise
 
 
 def calls_today(connection, tables, user_id, now, timezone):
