@@ -105,7 +105,8 @@ class CallLog:
         self.recount, self.admission = self.admission, None
 
     def finish(self, *, record_count, error_message, details):
-        """Write the call's row (completing its reservation, if any) and commit the call."""
+        """Write the call's row (completing its reservation, if any) and commit the call. Should that fail, the
+        answer is still served; a count still uncommitted is then lost with the row (count and log stay equal)."""
         outcome = {
             "record_count": record_count,
             "error_message": error_message,
