@@ -2,9 +2,9 @@
 
 The plugin counted the log and wrote the call's row at the end of the call, so every call that
 started before the first one ended saw the same count. The bridge counts the call in with one
-conditional update of the user's counter row of the day, commits the call's reserved log row with
-it (the row lock makes the user's concurrent calls take turns), and completes the row when the call
-ends.
+conditional update of the user's counter row of the day and commits the call's log row with it (the
+row lock makes the user's concurrent calls take turns): a cached page's complete row at its end, or
+a reserved row, completed when the call ends, before a page is read from the database.
 """
 
 import http.client
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from alxbridge.demo import build_demo_site
 from alxbridge.moodle.plugin_settings import write_plugin_config
-from alxbridge.reporting.audit import rejection_row, reserved_row
+from alxbridge.reporting.audit import CallLog, rejection_row
 from alxbridge.reporting.quota import admit_call
 
 from .conftest import make_app
@@ -107,18 +107,26 @@ def test_simultaneous_calls_of_one_user_pass_exactly_the_daily_limit(site):
         assert connection.execute(sa.select(sa.func.count()).select_from(alerts)).scalar() == 1
 
 
-def _admission(database, user_id, limit=LIMIT):
-    """``admit(connection)``: one admission of ``user_id``'s call, as the web service makes it."""
+def _admission(database, user_id, limit=LIMIT, reserve=True):
+    """``admit(connection)``: one admission of ``user_id``'s call with its reserved log row, as the web service
+    makes it before reading a page from the database (returns the row's id), or (``reserve=False``) with its
+    complete row in the same transaction, as for a cached page."""
     tables, now = database.tables, database.now()
     row = {"user_id": user_id, "company_shortname": "X", "endpoint": "get_course_progress", "ip_address": "127.0.0.1",
            "user_agent": "test", "now": now}  # fmt: skip
 
     def admit(connection):
-        return admit_call(
+        call_log = CallLog(connection, tables, user_id=user_id, endpoint="get_course_progress", ip_address="127.0.0.1",
+                           user_agent="test", now=now)  # fmt: skip
+        call_log.admitted(admit_call(
             connection, tables, user_id=user_id, daily_limit=limit, now=now, timezone=None,
-            reservation=reserved_row(**row, details={"limit": 1}), rejection=rejection_row(**row),
-            on_first_rejection=lambda count, limit: None,
-        )  # fmt: skip
+            rejection=rejection_row(**row), on_first_rejection=lambda count, limit: None,
+        ))  # fmt: skip
+        if not reserve:
+            call_log.finish(record_count=1, error_message=None, details={"limit": 1})
+            return None
+        call_log.reserve({"limit": 1})
+        return call_log.reservation
 
     return admit
 
@@ -178,21 +186,15 @@ def test_concurrent_admissions_of_many_users_all_succeed(site):
     error 1467 (InnoDB's AUTO-INC lock); the counter rows never read the log on the way in.
     """
     _, database, _, _ = site
-    tables, now, threads_count, per_thread = database.tables, database.now(), 8, 40
+    threads_count, per_thread = 8, 40
     failures, admitted = [], []
 
     def admit_many(first_user):
         for n in range(per_thread):
             user_id = first_user + n % 3
-            row = {"user_id": user_id, "company_shortname": "X", "endpoint": "e", "ip_address": "", "user_agent": "",
-                   "now": now}  # fmt: skip
             try:
                 with database.connect() as connection:
-                    admitted.append(admit_call(
-                        connection, tables, user_id=user_id, daily_limit=10_000, now=now, timezone=None,
-                        reservation=reserved_row(**row, details=None), rejection=rejection_row(**row),
-                        on_first_rejection=lambda count, limit: None,
-                    ))  # fmt: skip
+                    admitted.append(_admission(database, user_id, limit=10_000)(connection))
             except Exception as error:  # noqa: BLE001 - collected and asserted below
                 failures.append(repr(error)[:200])
 
@@ -205,8 +207,10 @@ def test_concurrent_admissions_of_many_users_all_succeed(site):
     assert len(set(admitted)) == threads_count * per_thread
 
 
-def test_eight_threads_admitting_the_same_24_users_make_no_errors_and_exact_counts(site):
-    """Every thread calls for every user in turn, so each counter row is fought over by all threads."""
+@pytest.mark.parametrize("reserve", [True, False], ids=["reserved-row", "one-transaction"])
+def test_eight_threads_admitting_the_same_24_users_make_no_errors_and_exact_counts(site, reserve):
+    """Every thread calls for every user in turn, so each counter row is fought over by all threads; the count and
+    the log row are committed together, whether the row is reserved first or written whole at the end."""
     _, database, _, _ = site
     users, threads_count, rounds = range(2000, 2024), 8, 3
     failures = []
@@ -216,7 +220,7 @@ def test_eight_threads_admitting_the_same_24_users_make_no_errors_and_exact_coun
             for user_id in users:
                 try:
                     with database.connect() as connection:
-                        _admission(database, user_id, limit=10_000)(connection)
+                        _admission(database, user_id, limit=10_000, reserve=reserve)(connection)
                 except Exception as error:  # noqa: BLE001 - collected and asserted below
                     failures.append(repr(error)[:200])
 
@@ -230,3 +234,9 @@ def test_eight_threads_admitting_the_same_24_users_make_no_errors_and_exact_coun
     with database.connect() as connection:
         counts = dict(connection.execute(sa.select(quota.c.userid, quota.c.calls).where(quota.c.userid >= 2000)).all())
     assert counts == {user_id: threads_count * rounds for user_id in users}
+    logs = database.tables.local_alx_api_logs
+    with database.connect() as connection:
+        logged = connection.execute(
+            sa.select(logs.c.userid, sa.func.count()).where(logs.c.userid >= 2000).group_by(logs.c.userid)
+        ).all()
+    assert dict(logged) == counts

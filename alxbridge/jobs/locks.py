@@ -8,9 +8,6 @@ keeps it within MySQL's 64 characters. SQLite has no named locks: a row of
 (host and process id), so a claim left by a process that died on this host — the only host a
 SQLite file has — is taken over at once; any other claim expires after ``ttl`` seconds unless
 its holder keeps it alive.
-
-:func:`section_lock` is the short kind: a critical section of a few statements on the caller's own
-connection (the daily quota's count-and-reserve), waiting for the holder instead of giving up.
 """
 
 import contextlib
@@ -18,12 +15,10 @@ import hashlib
 import os
 import secrets
 import socket
-import threading
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from ..db.database import MYSQL_DIALECTS
 from ..db.upsert import upsert
 from ..operations.errors import BridgeError
 
@@ -33,17 +28,12 @@ ROW_LOCK_TTL = 30 * 60
 SYNC_JOB = "sync"
 # MySQL/MariaDB named locks (text statements are immutable: built once, not per call)
 TRY_LOCK = sa.text("SELECT GET_LOCK(:key, 0)")
-WAIT_FOR_LOCK = sa.text("SELECT GET_LOCK(:key, :wait)")
 LOCK_HELD = sa.text("SELECT IS_USED_LOCK(:key) = CONNECTION_ID()")
 RELEASE_LOCK = sa.text("SELECT RELEASE_LOCK(:key)")
 
 
 class LockLost(BridgeError):
     """The job's lock was lost while it ran (its connection dropped or the lock row expired)."""
-
-
-class LockTimeout(BridgeError):
-    """A short section's lock was not free within its wait (its holder hangs or the server is overloaded)."""
 
 
 def lock_key(database_name, name):
@@ -157,46 +147,3 @@ def job_lock(database, job):
         yield lock
     finally:
         lock.release()
-
-
-_PROCESS_SECTION = threading.Lock()  # SQLite: one process serves the demo, so a process lock is enough
-
-
-@contextlib.contextmanager
-def section_lock(connection, name, wait):
-    """Hold the lock ``name`` (e.g. ``quota/<logs table>/<user id>``) while the block runs on ``connection``.
-
-    MySQL/MariaDB: ``GET_LOCK`` in the connection's own session, so every process and host that shares
-    the database waits for it, and a holder that dies releases it with its connection. The block
-    commits its own writes before it ends (the lock is released after the block, not at commit).
-    Elsewhere (SQLite): a lock of this process. Raises :class:`LockTimeout` after ``wait`` seconds.
-    """
-    if connection.dialect.name not in MYSQL_DIALECTS:
-        if not _PROCESS_SECTION.acquire(timeout=wait):
-            raise LockTimeout(f"lock {name!r} still busy after {wait} s")
-        try:
-            yield
-        finally:
-            _PROCESS_SECTION.release()
-        return
-    key = lock_key(connection.engine.url.database or "", name)
-    if connection.execute(WAIT_FOR_LOCK, {"key": key, "wait": wait}).scalar() != 1:
-        raise LockTimeout(f"lock {name!r} still busy after {wait} s")
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(Exception):  # the block's own error is the one to report
-            _release_section(connection, key)
-        raise
-    _release_section(connection, key)
-
-
-def _release_section(connection, key):
-    """``RELEASE_LOCK``; when that fails the connection is discarded (closing the session releases the lock on
-    the server, and no pooled connection goes back still holding it) and the error raised, since the caller's
-    connection is now unusable."""
-    try:
-        connection.execute(RELEASE_LOCK, {"key": key})
-    except Exception:
-        connection.invalidate()
-        raise

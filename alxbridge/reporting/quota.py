@@ -9,12 +9,14 @@ when the call ended, so concurrent calls of one user all passed at ``limit - 1``
 The count lives in a counter row per (user, local day) (``local_alxbridge_quota``): a call is admitted
 by one conditional ``UPDATE … SET calls = calls + 1 … AND calls < limit``, whose row lock makes the
 user's concurrent calls, in any process or host, take their turns until the call's log row is
-committed with it. Its cost does not grow with the log. The day's row starts from the user's calls
+committed with it (:class:`~.audit.CallLog`: at the end of a short call, or reserved before long
+work). Its cost does not grow with the log. The day's row starts from the user's calls
 already in the log that day (calls served before the counter existed, by an older bridge or the PHP
 plugin); calls the PHP plugin serves beside the bridge *after* that are in the log, which the
 plugin counts, but not in the bridge's counter (docs/operations.md).
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -24,6 +26,7 @@ from ..db.upsert import upsert
 from .contract import rate_limit_exceeded
 
 DEFAULT_DAILY_LIMIT = 100
+MYSQL_DEADLOCK = 1213  # ER_LOCK_DEADLOCK: InnoDB rolled the transaction back
 
 
 def local_midnight(now, timezone):
@@ -76,16 +79,32 @@ def _logged_query(tables):
     )
 
 
-def _open_day(connection, tables, parameters):
-    """Create the user's row of the day unless it exists (another process may have created it meanwhile)."""
-    if connection.execute(_count_query(tables), parameters).first() is not None:
-        return
-    logged = connection.execute(_logged_query(tables), parameters).scalar()
-    key = {"userid": parameters["quota_user"], "day": parameters["quota_day"]}
-    # Another process may create it at the same moment: the row then stays as that process made it.
-    upsert(connection, tables.local_alxbridge_quota, key, {"calls": logged, "timemodified": parameters["quota_now"]},
-           on_update={})  # fmt: skip
-    connection.commit()  # at once, so that a concurrent creator waits for a committed row, never for a lock of ours
+def _is_deadlock(error):
+    return getattr(error.orig, "args", (None,))[0] == MYSQL_DEADLOCK
+
+
+def _open_day(connection, tables, parameters, attempts=3):
+    """Create the user's row of the day unless it exists (another process may have created it meanwhile).
+
+    Concurrent first calls of one user may each insert it: InnoDB can then pick one of them as a deadlock
+    victim (both lock the gap by a delete-marked row, e.g. one that retention removed, to insert into it).
+    The victim's transaction held only that insert, so it starts over, and finds the row made.
+    """
+    for attempt in range(attempts):
+        if connection.execute(_count_query(tables), parameters).first() is not None:
+            return
+        logged = connection.execute(_logged_query(tables), parameters).scalar()
+        key = {"userid": parameters["quota_user"], "day": parameters["quota_day"]}
+        try:
+            # Another process may create it at the same moment: the row then stays as that process made it.
+            upsert(connection, tables.local_alxbridge_quota, key,
+                   {"calls": logged, "timemodified": parameters["quota_now"]}, on_update={})  # fmt: skip
+            connection.commit()  # at once: a concurrent creator waits for a committed row, never for a lock of ours
+            return
+        except sa.exc.OperationalError as error:
+            connection.rollback()
+            if attempt == attempts - 1 or not _is_deadlock(error):
+                raise
 
 
 def calls_today(connection, tables, user_id, now, timezone):
@@ -94,17 +113,31 @@ def calls_today(connection, tables, user_id, now, timezone):
     return connection.execute(_count_query(tables), parameters).scalar() or 0
 
 
-def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reservation, rejection,
-               on_first_rejection):  # fmt: skip
-    """Admit the call under the daily quota (``0``: unlimited) and return the id of its log row.
+@dataclass(frozen=True)
+class Admission:
+    """A call :func:`admit_call` counted in, in the connection's open transaction (``parameters``: ``None``
+    when the quota is unlimited)."""
 
-    ``reservation`` and ``rejection`` are the values of the log row of an admitted call and of the
-    day's first rejection; either is committed with the count. Raises ``ratelimitexceeded``;
-    ``on_first_rejection(count, limit)`` runs once a day per user, after the rejection row is committed.
+    parameters: dict | None
+
+    def count_again(self, connection, tables):
+        """Count the call in once more after its transaction was rolled back (a failed call is still a call), if
+        the day's count is still below the limit: a concurrent call may have taken the slot meanwhile."""
+        if self.parameters is not None:
+            connection.execute(_admit_query(tables), self.parameters)
+
+
+def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, rejection, on_first_rejection):
+    """Count the call in under the daily quota (``0``: unlimited) and return its :class:`Admission`.
+
+    The count is part of the connection's open transaction, which holds the user's counter row until it
+    ends: commit it with the call's log row. Call this before the call's own writes, since the day's first
+    call ends the open transaction. ``rejection`` are the values of the log row of the day's first rejection,
+    committed with its count. Raises ``ratelimitexceeded``; ``on_first_rejection(count, limit)`` runs once a
+    day per user, after the rejection row is committed.
     """
-    logs = tables.local_alx_api_logs
     if not daily_limit:
-        return _insert(connection, logs, reservation)
+        return Admission(None)
     parameters = {"quota_user": user_id, "quota_day": local_midnight(now, timezone), "quota_limit": daily_limit,
                   "quota_now": now}  # fmt: skip
     admitted = connection.execute(_admit_query(tables), parameters).rowcount == 1
@@ -115,18 +148,13 @@ def admit_call(connection, tables, *, user_id, daily_limit, now, timezone, reser
         _open_day(connection, tables, parameters)
         admitted = connection.execute(_admit_query(tables), parameters).rowcount == 1
     if admitted:
-        return _insert(connection, logs, reservation)
+        return Admission(parameters)
     if connection.execute(_first_rejection_query(tables), parameters).rowcount == 1:
         message = f"Rate limit exceeded: {daily_limit}/{daily_limit} requests"
-        _insert(connection, logs, {**rejection, "error_message": message})
+        connection.execute(tables.local_alx_api_logs.insert(), {**rejection, "error_message": message})
+        connection.commit()
         on_first_rejection(daily_limit, daily_limit)
         raise rate_limit_exceeded(daily_limit, daily_limit)
     count = connection.execute(_count_query(tables), parameters).scalar()
     connection.commit()  # no row of the call is kept: end the transaction that locked the counter
     raise rate_limit_exceeded(count, daily_limit)
-
-
-def _insert(connection, logs, values):
-    row_id = connection.execute(logs.insert(), values).inserted_primary_key[0]
-    connection.commit()
-    return row_id

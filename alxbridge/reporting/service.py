@@ -3,12 +3,12 @@
 Order of checks as in the plugin: limit, daily quota, GET allowed, company. Then the page comes from
 the caller's read session (lossless paging, deletions forcing a full answer), through the versioned
 cache, or — before the company's first sync — live from Moodle's tables with the same semantics.
-Every call except quota rejections after the first is written to ``local_alx_api_logs`` (a call the
-quota admits as it is admitted, completed when it ends: see :mod:`.quota`); every served page
-updates the token's ``local_alx_api_sync_status`` row (except in the Disabled sync mode).
+Every call except quota rejections after the first is written to ``local_alx_api_logs``, committed with
+the call's count (:mod:`.audit`): a page from the cache is one transaction from its count to its log row,
+a page read from the database commits a reserved row before it reads. Every served page updates the
+token's ``local_alx_api_sync_status`` row (except in the Disabled sync mode).
 """
 
-import time
 from dataclasses import dataclass
 
 from ..alerts.dispatch import store_alert
@@ -19,7 +19,7 @@ from ..sync.status import record_sync_status
 from ..webservice.exceptions import MoodleError
 from ..webservice.functions import ExternalFunction, Rendered
 from .answer_headers import LIVE_HEADERS, sync_headers
-from .audit import log_call, rejection_row, reserved_row
+from .audit import CallLog, rejection_row
 from .caller_view import read_caller_view
 from .clients import replaces_its_table
 from .contract import (
@@ -107,12 +107,16 @@ def _page(context, rows, fields, timezone):
     return Page(len(rows), rows[-1][0] if rows else None, body)
 
 
-def _read_page(context, view, limit, offset, timezone, details):
-    """``(page, headers)``: the :class:`Page` and the headers saying what it is (:mod:`.answer_headers`)."""
+def _read_page(context, view, limit, offset, timezone, details, call_log):
+    """``(page, headers)``: the :class:`Page` and the headers saying what it is (:mod:`.answer_headers`).
+
+    Before reading rows from the database, the call's reserved log row is committed (``call_log``).
+    """
     connection, tables, company = context.connection, context.tables, view.company
     enabled = view.settings.fields
     fields = tuple(name for name in FIELD_NAMES if enabled[name])
     if view.state.committed_version == 0:  # never synced: serve live, statelessly
+        call_log.reserve(details)
         rows = live_page(connection, tables, company.id, view.courses, offset, limit, context.now)
         details.update(mode="live", cache_hit=False)
         return _page(context, rows, fields, timezone), LIVE_HEADERS
@@ -121,6 +125,7 @@ def _read_page(context, view, limit, offset, timezone, details):
     session = session_for(connection, tables, snapshot, limit, offset, context.now, view.latest_session)
 
     def compute():
+        call_log.reserve(details)
         with session_page(connection, tables, company.id, session, offset, limit) as rows:
             return _page(context, rows, session.fields, timezone)
 
@@ -148,15 +153,19 @@ def _record_failure(connection, tables, company, company_settings, token, messag
 def get_course_progress(context, params):
     limit, offset = params["limit"], params["offset"]
     connection, tables, user = context.connection, context.tables, context.caller.user
-    started = time.perf_counter()
     details = {"limit": limit, "offset": offset, "request_method": context.method}
+    call_log = CallLog(
+        connection, tables, user_id=user["id"], endpoint=ENDPOINT, ip_address=context.client_ip,
+        user_agent=context.user_agent, now=context.now,
+    )  # fmt: skip
     company = company_settings = None
     record_count, error_message = 0, None
-    reservation = None  # the id of the call's log row, written when the quota admits the call
     rejected = False  # by the quota: the first rejection of the day logs itself, later ones are not logged
     try:
         view = read_caller_view(connection, tables, user["id"], token_hash(context.token), limit, offset, context.now)
         company, settings = view.company, view.plugin  # the company also for the log row of early errors
+        if company is not None:
+            call_log.company_shortname = company.shortname
         if limit > settings.max_records:
             raise limit_too_large(settings.max_records)
         if limit <= 0:
@@ -165,46 +174,41 @@ def get_course_progress(context, params):
             raise invalid_offset(offset)
         timezone = site_timezone(connection, tables, context.settings.get("ALX_TIMEZONE"), context.site_config)
         company_settings = view.settings
-        row = {
-            "user_id": user["id"], "company_shortname": company.shortname if company else "unknown",
-            "endpoint": ENDPOINT, "ip_address": context.client_ip, "user_agent": context.user_agent, "now": context.now,
-        }  # fmt: skip
-        reservation = admit_call(
+        rejection = rejection_row(
+            user_id=user["id"], company_shortname=company.shortname if company else "", endpoint=ENDPOINT,
+            ip_address=context.client_ip, user_agent=context.user_agent, now=context.now,
+        )  # fmt: skip
+        admission = admit_call(
             connection, tables, user_id=user["id"],
             daily_limit=(company_settings and company_settings.rate_limit) or settings.rate_limit, now=context.now,
-            timezone=timezone, reservation=reserved_row(**row, details=details),
-            rejection=rejection_row(**{**row, "company_shortname": company.shortname if company else ""}),
+            timezone=timezone, rejection=rejection,
             on_first_rejection=lambda count, daily: _alert_first_rejection(context, company, settings, count, daily),
         )  # fmt: skip
+        call_log.admitted(admission)
         if context.method == "GET" and not settings.allow_get_method:
             raise get_method_disabled()
         if company is None:
             raise no_company()
-        page, headers = _read_page(context, view, limit, offset, timezone, details)
+        page, headers = _read_page(context, view, limit, offset, timezone, details, call_log)
         record_count = page.count
         if company_settings.sync_mode != SYNC_MODE_DISABLED:
             record_sync_status(
                 connection, tables, company.id, token_hash(context.token), record_count, "success", None, context.now
             )
-        # Completing the log row below commits the session and status writes with it.
+        # Writing the log row below commits the call's count, session and status writes with it.
         return Rendered(page.body, headers)
     except Exception as error:
-        connection.rollback()  # nothing of a failed call is kept but its log row (and a failed status)
+        call_log.rollback()  # nothing of a failed call is kept but its log row and count (and a failed status)
         if isinstance(error, MoodleError):
             error_message = error.message
-            rejected = reservation is None and error.errorcode == "ratelimitexceeded"
+            rejected = error.errorcode == "ratelimitexceeded"
         else:
             error_message = "Error reading from database"
             _record_failure(connection, tables, company, company_settings, context.token, str(error)[:500], context.now)
         raise
     finally:
         if not rejected:
-            log_call(
-                connection, tables, user_id=user["id"], company_shortname=company.shortname if company else "unknown",
-                endpoint=ENDPOINT, record_count=record_count, error_message=error_message, started=started,
-                ip_address=context.client_ip, user_agent=context.user_agent, details=details, now=context.now,
-                reservation=reservation,
-            )  # fmt: skip
+            call_log.finish(record_count=record_count, error_message=error_message, details=details)
 
 
 GET_COURSE_PROGRESS = ExternalFunction(FUNCTION_NAME, PARAMETERS, RETURNS, get_course_progress)

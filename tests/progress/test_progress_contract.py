@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from ..progress_support import C1, C1B, C2, C3, FIELDS, TOKEN_USERS, progress_row
 from ..rest_support import LONER, envelope
@@ -245,6 +246,47 @@ def test_failed_calls_count_toward_the_quota(site):
     assert site.error(C1, limit=5000)["errorcode"] == "limittoolarge"
     assert isinstance(site.page(C1), list)
     assert site.error(C1)["errorcode"] == "ratelimitexceeded"
+
+
+def test_a_call_refused_after_its_count_still_counts(site):
+    """The GET refusal comes after the quota check: its own writes are rolled back, its count is made again."""
+    site.config("rate_limit", 2)
+    site.config("allow_get_method", 0)
+    assert site.error(C1, method="GET")["errorcode"] == "invalidrequestmethod"
+    assert isinstance(site.page(C1), list)
+    assert site.error(C1)["errorcode"] == "ratelimitexceeded"
+    (counter,) = site.rows("local_alxbridge_quota", userid=TOKEN_USERS[C1])
+    assert counter["calls"] == 3  # two calls and the day's first rejection
+    assert [row["error_message"] is None for row in site.logs(userid=TOKEN_USERS[C1])] == [False, True, False]
+
+
+def test_a_cached_page_commits_once_and_a_page_read_from_the_database_twice(site):
+    """A cache hit writes its count, session, status and log row in one transaction; a page read from the
+    database first commits its count with a reserved row, so the user's counter row is not held while it reads."""
+    site.write(1, [progress_row(1000, 101)])
+    site.company_setting(1, "sync_mode", 2)  # full: every new session serves the row
+    site.page(C1)  # the day's first call also creates the user's counter row of the day (a commit of its own)
+    commits = []
+
+    def committed(connection):
+        commits.append(connection)
+
+    sa.event.listen(site.database.engine, "commit", committed)
+    try:
+        site.page(C1, limit=50)  # a new session: read from the database
+        uncached = len(commits)
+        site.page(C1, limit=50)  # Power BI's second evaluation: the same session, from the cache
+        cached = len(commits) - uncached
+    finally:
+        sa.event.remove(site.database.engine, "commit", committed)
+    assert (uncached, cached) == (2, 1)
+    _, first, second = site.logs(userid=TOKEN_USERS[C1])
+    assert [json.loads(row["additional_data"])["cache_hit"] for row in (first, second)] == [False, True]
+    assert (second["record_count"], second["error_message"]) == (1, None) and float(second["response_time_ms"]) > 0
+    (counter,) = site.rows("local_alxbridge_quota", userid=TOKEN_USERS[C1])
+    assert counter["calls"] == 3
+    status = site.sync_status(C1)
+    assert (status["total_syncs"], status["last_sync_records"]) == (3, 1)
 
 
 # Audit log
