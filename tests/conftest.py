@@ -1,8 +1,16 @@
-"""Fixtures: a fresh database per test module on MariaDB (real server) and on SQLite.
+"""Fixtures: a fresh database per test module on SQLite, MariaDB and PostgreSQL (real servers).
 
 MariaDB is reached through ``ALX_TEST_MYSQL_URL`` (a server URL without a database); each module
 gets its own uniquely named database, created with Moodle's collation and dropped afterwards.
-When the server cannot be reached the MariaDB tests **fail** — they never skip.
+PostgreSQL likewise through ``ALX_TEST_POSTGRES_URL`` (default: the local server's ``postgres`` user);
+each database is created UTF8 from ``template0``, as Moodle's installer asks, and dropped afterwards.
+When a server cannot be reached its tests **fail** — they never skip.
+
+How the suite grows onto PostgreSQL: ``database_url`` runs a module on SQLite and MariaDB, and on
+PostgreSQL too when the module is listed in :data:`POSTGRES_MODULES`. A module joins the list in the
+commit that ports the code it covers, and only once it passes there, so nothing is skipped on the way:
+a module is either not yet run on PostgreSQL (and says so by its absence) or run and green.
+``postgres_url`` gives a module a PostgreSQL database of its own, for behaviour only PostgreSQL has.
 
 Time: no test depends on the day it runs. The bridge reads one clock, ``Database.now()`` (the app's
 ``CLOCK`` config, the wall clock in production), and every date a test sets up is relative to it:
@@ -43,7 +51,23 @@ if "faketime" in os.environ.get("LD_PRELOAD", ""):
     time.sleep = threading.Event().wait
 
 MYSQL_SERVER_URL = os.environ.get("ALX_TEST_MYSQL_URL", "mysql+mysqldb://root@127.0.0.1:3306/")
+POSTGRES_SERVER_URL = os.environ.get("ALX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 BACKENDS = ("sqlite", "mysql")
+ALL_BACKENDS = (*BACKENDS, "postgres")
+# Test modules whose ``database_url`` runs on PostgreSQL as well (paths from the project root).
+POSTGRES_MODULES = frozenset(
+    {
+        "tests/test_repair_tables.py",
+    }
+)
+
+
+def pytest_generate_tests(metafunc):
+    """``database_url``'s backends: all three for the modules in POSTGRES_MODULES, else SQLite and MariaDB."""
+    if "database_url" in metafunc.fixturenames:
+        module = metafunc.definition.nodeid.split("::", 1)[0]
+        backends = ALL_BACKENDS if module in POSTGRES_MODULES else BACKENDS
+        metafunc.parametrize("database_url", backends, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +101,38 @@ def fresh_mysql_database(server):
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """An engine on the PostgreSQL server's maintenance database, in autocommit (CREATE DATABASE needs it);
+    fails the tests if unreachable."""
+    url = make_url(POSTGRES_SERVER_URL)
+    engine = sa.create_engine(url.set(database=url.database or "postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means the server is unusable
+        pytest.fail(
+            f"PostgreSQL is unreachable at {url.render_as_string(hide_password=True)}: {error}. "
+            "Start it (bash .ci/run does) or set ALX_TEST_POSTGRES_URL.",
+            pytrace=False,
+        )
+    yield engine
+    engine.dispose()
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(server):
+    name = f"alxtest_{uuid.uuid4().hex[:12]}"
+    with server.connect() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
+    try:
+        yield server.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            # FORCE: a server process a test left running (killed mid-call) must not keep the database alive.
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
 def new_database(request, tmp_path_factory):
     """A factory: ``with new_database("mysql") as url:`` gives an empty database that is dropped after."""
 
@@ -85,6 +141,9 @@ def new_database(request, tmp_path_factory):
         if backend == "mysql":
             with fresh_mysql_database(request.getfixturevalue("mysql_server")) as url:
                 yield url
+        elif backend == "postgres":
+            with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
+                yield url
         else:
             path = tmp_path_factory.mktemp("sqlite") / "moodle.db"
             yield f"sqlite:///{path}"
@@ -92,9 +151,9 @@ def new_database(request, tmp_path_factory):
     return factory
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module")
 def database_url(request, new_database):
-    """An empty database for this module, once on SQLite and once on MariaDB."""
+    """An empty database for this module on each backend ``pytest_generate_tests`` gives it."""
     with new_database(request.param) as url:
         yield url
 
@@ -103,6 +162,13 @@ def database_url(request, new_database):
 def mysql_url(new_database):
     """An empty MariaDB database for this module (for behaviour only MySQL/MariaDB has)."""
     with new_database("mysql") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_url(new_database):
+    """An empty PostgreSQL database for this module (for behaviour only PostgreSQL has)."""
+    with new_database("postgres") as url:
         yield url
 
 
