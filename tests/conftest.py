@@ -57,6 +57,7 @@ ALL_BACKENDS = (*BACKENDS, "postgres")
 # Test modules whose ``database_url`` runs on PostgreSQL as well (paths from the project root).
 POSTGRES_MODULES = frozenset(
     {
+        "tests/test_golden_recordings.py",
         "tests/test_repair_tables.py",
     }
 )
