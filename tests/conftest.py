@@ -57,10 +57,18 @@ ALL_BACKENDS = (*BACKENDS, "postgres")
 # Test modules whose ``database_url`` runs on PostgreSQL as well (paths from the project root).
 POSTGRES_MODULES = frozenset(
     {
+        "tests/test_demo_site.py",
         "tests/test_golden_recordings.py",
+        "tests/test_quota_concurrency.py",
         "tests/test_repair_tables.py",
+        "tests/test_scheduler.py",
     }
 )
+
+
+def backend_of(url):
+    """The ``new_database`` backend that ``url`` (a database it made) is on."""
+    return {"mysql": "mysql", "postgresql": "postgres"}.get(make_url(url).get_backend_name(), "sqlite")
 
 
 def pytest_generate_tests(metafunc):
