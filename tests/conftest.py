@@ -57,11 +57,21 @@ ALL_BACKENDS = (*BACKENDS, "postgres")
 # Test modules whose ``database_url`` runs on PostgreSQL as well (paths from the project root).
 POSTGRES_MODULES = frozenset(
     {
+        "tests/progress/test_progress_answer_kinds.py",
+        "tests/progress/test_progress_bugs.py",
+        "tests/progress/test_progress_contract.py",
+        "tests/progress/test_progress_sessions.py",
         "tests/test_demo_site.py",
+        "tests/test_freshness.py",
         "tests/test_golden_recordings.py",
         "tests/test_quota_concurrency.py",
         "tests/test_repair_tables.py",
         "tests/test_scheduler.py",
+        "tests/test_sync_events.py",
+        "tests/test_sync_retention.py",
+        "tests/test_sync_runs.py",
+        "tests/test_sync_semantics.py",
+        "tests/test_sync_tick.py",
     }
 )
 
