@@ -119,34 +119,40 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database_url", backends, indirect=True, scope="module")
 
 
-@pytest.fixture(scope="session")
-def mysql_server():
-    """An engine on the MariaDB server (no database selected); fails the tests if unreachable."""
-    url = make_url(MYSQL_SERVER_URL).update_query_dict({"charset": "utf8mb4"})
-    engine = sa.create_engine(url)
+def _reachable(engine, label, setting):
+    """``engine`` once its server answers; fails the tests (never skips them) when it does not."""
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except Exception as error:  # noqa: BLE001 - any failure means the server is unusable
         pytest.fail(
-            f"MariaDB is unreachable at {url.render_as_string(hide_password=True)}: {error}. "
-            "Start it (bash .ci/run does) or set ALX_TEST_MYSQL_URL.",
+            f"{label} is unreachable at {engine.url.render_as_string(hide_password=True)}: {error}. "
+            f"Start it (bash .ci/run does) or set {setting}.",
             pytrace=False,
         )
-    yield engine
-    engine.dispose()
+    return engine
 
 
 @contextlib.contextmanager
-def fresh_mysql_database(server):
+def _fresh_database(server, create, drop):
+    """A uniquely named database made with ``create`` and removed with ``drop`` (statements with ``{name}``)."""
     name = f"alxtest_{uuid.uuid4().hex[:12]}"
     with server.begin() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        connection.execute(sa.text(create.format(name=name)))
     try:
         yield server.url.set(database=name).render_as_string(hide_password=False)
     finally:
         with server.begin() as connection:
-            connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+            connection.execute(sa.text(drop.format(name=name)))
+
+
+@pytest.fixture(scope="session")
+def mysql_server():
+    """An engine on the MariaDB server (no database selected); fails the tests if unreachable."""
+    url = make_url(MYSQL_SERVER_URL).update_query_dict({"charset": "utf8mb4"})
+    engine = _reachable(sa.create_engine(url), "MariaDB", "ALX_TEST_MYSQL_URL")
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -155,30 +161,23 @@ def postgres_server():
     fails the tests if unreachable."""
     url = make_url(POSTGRES_SERVER_URL)
     engine = sa.create_engine(url.set(database=url.database or "postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 - any failure means the server is unusable
-        pytest.fail(
-            f"PostgreSQL is unreachable at {url.render_as_string(hide_password=True)}: {error}. "
-            "Start it (bash .ci/run does) or set ALX_TEST_POSTGRES_URL.",
-            pytrace=False,
-        )
-    yield engine
+    yield _reachable(engine, "PostgreSQL", "ALX_TEST_POSTGRES_URL")
     engine.dispose()
 
 
-@contextlib.contextmanager
-def fresh_postgres_database(server):
-    name = f"alxtest_{uuid.uuid4().hex[:12]}"
-    with server.connect() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
-    try:
-        yield server.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as connection:
-            # FORCE: a server process a test left running (killed mid-call) must not keep the database alive.
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+# How each server makes and removes a test database: MariaDB with Moodle's collation; PostgreSQL in UTF8 from
+# template0, as Moodle's installer asks, dropped with FORCE so that a server process a test left running (killed
+# mid-call) cannot keep it alive.
+DATABASE_STATEMENTS = {
+    "mysql": (
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        "DROP DATABASE IF EXISTS `{name}`",
+    ),
+    "postgres": (
+        "CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0",
+        'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+    ),
+}
 
 
 @pytest.fixture(scope="session")
@@ -187,11 +186,9 @@ def new_database(request, tmp_path_factory):
 
     @contextlib.contextmanager
     def factory(backend):
-        if backend == "mysql":
-            with fresh_mysql_database(request.getfixturevalue("mysql_server")) as url:
-                yield url
-        elif backend == "postgres":
-            with fresh_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        if backend in DATABASE_STATEMENTS:
+            server = request.getfixturevalue(f"{backend}_server")
+            with _fresh_database(server, *DATABASE_STATEMENTS[backend]) as url:
                 yield url
         else:
             path = tmp_path_factory.mktemp("sqlite") / "moodle.db"
