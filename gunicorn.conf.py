@@ -32,8 +32,8 @@ forwarded_allow_ips = "127.0.0.1,::1"
 
 
 def on_starting(server):
-    """Refuse, in one line, settings that would weaken the limits or expose the workers (alxbridge.serving)."""
-    from alxbridge.serving import startup_problem
+    """Refuse, in one line, settings that would weaken the limits or expose the workers (operations.serving)."""
+    from alxbridge.operations.serving import startup_problem
     from config import from_environment
 
     problem = startup_problem(from_environment(), server.cfg.workers, server.cfg.bind)
@@ -43,7 +43,7 @@ def on_starting(server):
 
 def post_fork(server, worker):
     """Each worker opens its own database connections; the scheduler starts with its first request."""
-    from alxbridge.scheduler import after_fork
+    from alxbridge.jobs.scheduler import after_fork
     from wsgi import app
 
     after_fork(app)

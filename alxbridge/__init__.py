@@ -52,10 +52,14 @@ def create_app(config=None):
     from .admin import bp as admin
     from .admin.session import init_sessions
     from .cli import alx
-    from .healthz import bp as ops
-    from .requestlog import init_request_logging
-    from .scheduler import init_scheduler
+    from .jobs.scheduler import init_scheduler
+    from .operations.healthz import bp as ops
+    from .operations.requestlog import init_request_logging
+    from .reporting.service import GET_COURSE_PROGRESS
+    from .webservice.registry import register_function
     from .webservice.views import bp as webservice
+
+    register_function(GET_COURSE_PROGRESS)
 
     init_request_logging(app)
     init_sessions(app)

@@ -1,6 +1,6 @@
 """``flask --app wsgi alx …``: the operator's commands.
 
-Every command turns a :class:`~alxbridge.errors.BridgeError` into a one-line ``Error: …`` and a
+Every command turns a :class:`~alxbridge.operations.errors.BridgeError` into a one-line ``Error: …`` and a
 non-zero exit code, so a cron wrapper can trust the exit status and nobody reads a traceback.
 """
 
@@ -10,10 +10,10 @@ import sys
 import click
 import sqlalchemy as sa
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import FlaskGroup, with_appcontext
 
-from .errors import BridgeError
 from .extensions import get_database
+from .operations.errors import BridgeError
 from .schema.repair import repair_tables
 
 
@@ -80,7 +80,7 @@ def repair_tables_command(check):
 @operator_command
 def create_token_command(username, service_shortname, valid_until, ip_restriction):
     """Issue a permanent web service token for a Moodle user (as Moodle's Manage tokens page does)."""
-    from .tokens import create_token
+    from .moodle.tokens import create_token
 
     database = get_database()
     with database.begin() as connection:
@@ -132,7 +132,7 @@ def _demo_site(if_missing, **build):
 @operator_command
 def demo_serve_command(host, port, quiet_site, tick_seconds):
     """Build the demo site if missing, sync it, and serve it with learners at work (what ./run demo runs)."""
-    from .demo_server import serve_demo
+    from .demo.server import serve_demo
 
     logins = _demo_site(if_missing=True)
     app = current_app._get_current_object()
@@ -147,7 +147,7 @@ EXIT_PARTLY_FAILED = 1
 
 def _require_tables():
     """The Moodle site and the bridge's tables, or exit 2 saying what is missing."""
-    from .jobs import require_owned_tables
+    from .jobs.runner import require_owned_tables
 
     try:
         require_owned_tables(get_database())
@@ -157,7 +157,7 @@ def _require_tables():
 
 def _run_exclusive(job, label, body):
     """Run ``body(lock)`` under the job lock; ``None`` (after saying so) when another process holds it."""
-    from .jobs import run_job
+    from .jobs.runner import run_job
 
     try:
         outcome = run_job(get_database(), job, body)
@@ -213,7 +213,7 @@ def _company_line(company):
 @operator_command
 def sync_command(companyid, full):
     """Bring the reporting table up to date with Moodle (hourly by the scheduler)."""
-    from .scheduler import sync_job
+    from .jobs.scheduler import sync_job
 
     database = get_database()
     _require_tables()
@@ -256,7 +256,7 @@ def tick_command():
 @operator_command
 def check_alerts_command():
     """Run the alert check now (every 15 minutes by the scheduler)."""
-    from .scheduler import alert_job
+    from .jobs.scheduler import alert_job
 
     _require_tables()
     outcome = _run_exclusive("alerts", "alert check", lambda lock: alert_job(current_app, lock))
@@ -273,7 +273,7 @@ def check_alerts_command():
 @operator_command
 def cleanup_command():
     """Delete old logs, alerts, run records, expired cache rows and old tombstones (daily by the scheduler)."""
-    from .scheduler import retention_job
+    from .jobs.scheduler import retention_job
 
     _require_tables()
     progress = _Progress("Cleaning up")
@@ -299,7 +299,7 @@ def scheduler_command():
     import signal
     import threading
 
-    from .scheduler import JOBS, build_scheduler
+    from .jobs.scheduler import JOBS, build_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # SIGINT and SIGTERM only set an event: an interrupt raised inside APScheduler's start() could leave
@@ -317,3 +317,10 @@ def scheduler_command():
         stop.wait()
     finally:
         scheduler.shutdown(wait=False)
+
+
+def main():
+    """``alxbridge <command>``: the same commands as ``flask --app wsgi alx <command>`` (the console script)."""
+    from . import create_app  # not at the top: create_app imports this module
+
+    FlaskGroup(create_app=create_app).main(args=["alx", *sys.argv[1:]], prog_name="alxbridge")

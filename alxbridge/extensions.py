@@ -8,7 +8,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
-from .database import Database
+from .db.database import Database
 
 cache = Cache()
 csrf = CSRFProtect()

@@ -24,10 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alxbridge.database import Database, redacted
+from alxbridge.db.database import Database, redacted
 from alxbridge.demo import demo_site_present, today_utc
 from alxbridge.demo.credentials import credentials_key
-from alxbridge.demo.site import DemoSpec, SiteGenerator
+from alxbridge.demo.site import SiteGenerator
+from alxbridge.demo.site_model import DemoSpec
 from alxbridge.demo.store import CHUNK_ROWS, insert_rows, recreate_tables
 from alxbridge.schema import build_schema
 

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alxbridge.database import Database  # noqa: E402
+from alxbridge.db.database import Database  # noqa: E402
 from alxbridge.demo import build_demo_site  # noqa: E402
 from alxbridge.sync.runs import run_sync  # noqa: E402
 from alxbridge.sync.tick import read_tail_figures, run_tick  # noqa: E402

@@ -63,12 +63,12 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alxbridge.database import Database  # noqa: E402
+from alxbridge.db.database import Database  # noqa: E402
+from alxbridge.db.upsert import upsert  # noqa: E402
 from alxbridge.demo import build_demo_site  # noqa: E402
 from alxbridge.demo.catalog import PROGRESS_FUNCTION  # noqa: E402
-from alxbridge.plugin_settings import write_plugin_config  # noqa: E402
+from alxbridge.moodle.plugin_settings import write_plugin_config  # noqa: E402
 from alxbridge.sync.runs import run_sync  # noqa: E402
-from alxbridge.upsert import upsert  # noqa: E402
 from tests.gunicorn_support import gunicorn_servers  # noqa: E402
 from tests.nginx_support import free_port, nginx_in_front  # noqa: E402
 

@@ -57,7 +57,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alxbridge import create_app
-from alxbridge.database import Database
+from alxbridge.db.database import Database
 from alxbridge.demo import catalog
 from alxbridge.demo.store import recreate_tables
 from alxbridge.extensions import csrf

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from alxbridge.database import Database
+from alxbridge.db.database import Database
 from alxbridge.sync.progress import PROGRESS_COLUMNS, progress_query
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.scope import exposed_courses_of_all_companies

@@ -10,9 +10,9 @@ cannot drift from what is tested.
 import re
 from pathlib import Path
 
+from alxbridge.moodle.tokens import create_token
 from alxbridge.sync.progress import compute_company_progress
 from alxbridge.sync.runs import run_sync
-from alxbridge.tokens import create_token
 
 from .admin.ws_support import enable_web_service
 from .sitebuilder import SiteBuilder

@@ -37,7 +37,7 @@ from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from alxbridge import create_app
-from alxbridge.database import Database
+from alxbridge.db.database import Database
 
 # CI replays the same examples on every run, so a landing is never blocked by a lucky draw; developers
 # keep exploring new examples locally.

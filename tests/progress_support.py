@@ -12,8 +12,8 @@ import json
 
 import sqlalchemy as sa
 
+from alxbridge.db.upsert import upsert
 from alxbridge.extensions import cache
-from alxbridge.upsert import upsert
 
 from .reference_site import RECORDED_AT, _complete, load_reference_site, reference_app, site_tables
 from .rest_support import LONER, PROGRESS, RELAXED_LIMITS, U10, call

@@ -10,7 +10,7 @@ scheduler, the job lock and the slot check are the production ones.
 import dataclasses
 import os
 
-from alxbridge import scheduler
+from alxbridge.jobs import scheduler
 from wsgi import app
 
 SYNC_PERIOD = int(os.environ["ALX_TEST_SYNC_PERIOD"])

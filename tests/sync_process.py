@@ -83,7 +83,7 @@ def main():
     logger = logging.getLogger("alxbridge")
     logger.setLevel(logging.DEBUG)
     logger.addHandler(PauseAt(pattern, release))
-    from alxbridge.console import main as alxbridge
+    from alxbridge.cli import main as alxbridge
 
     sys.argv = ["alxbridge", *command]
     alxbridge()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from alxbridge.demo_server import DEMO_TICK_SECONDS
+from alxbridge.demo.server import DEMO_TICK_SECONDS
 from alxbridge.metrics.freshness import lag_threshold
 from alxbridge.sync.events import ROW_EVENTS, USER_EVENTS
 

@@ -14,7 +14,8 @@ import bcrypt
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.demo.site import DemoSpec, SiteGenerator
+from alxbridge.demo.site import SiteGenerator
+from alxbridge.demo.site_model import DemoSpec
 from alxbridge.schema import build_schema
 
 from .conftest import backend_of, make_app

@@ -25,10 +25,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from alxbridge.database import Database
+from alxbridge.db.database import Database
 from alxbridge.demo import build_demo_site, read_demo_logins
-from alxbridge.errors import DatabaseUnavailable
-from alxbridge.plugin_settings import PLUGIN, read_plugin_config, write_plugin_config
+from alxbridge.moodle.plugin_settings import PLUGIN, read_plugin_config, write_plugin_config
+from alxbridge.operations.errors import DatabaseUnavailable
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.state import read_company_state
 

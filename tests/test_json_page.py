@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alxbridge.plugin_settings import FIELD_NAMES
+from alxbridge.moodle.plugin_settings import FIELD_NAMES
 from alxbridge.reporting.contract import RETURNS
 from alxbridge.reporting.formatting import api_item, plugin_date
 from alxbridge.reporting.json_page import encode_page as encode_rows

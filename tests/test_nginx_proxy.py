@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from alxbridge.demo import build_demo_site
-from alxbridge.tokens import create_token
+from alxbridge.moodle.tokens import create_token
 
 from .conftest import make_app
 from .live_server import StandIn, live_server

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from alxbridge.demo import build_demo_site
-from alxbridge.plugin_settings import write_plugin_config
+from alxbridge.moodle.plugin_settings import write_plugin_config
 from alxbridge.reporting.audit import rejection_row, reserved_row
 from alxbridge.reporting.quota import admit_call
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from alxbridge.requestlog import SecretMaskingFilter
+from alxbridge.operations.requestlog import SecretMaskingFilter
 
 from .conftest import make_app
 from .sitebuilder import SiteBuilder

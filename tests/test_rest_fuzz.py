@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from alxbridge.webservice.registry import FUNCTIONS
+from alxbridge.reporting.service import GET_COURSE_PROGRESS
 
 from .reference_site import BASE_URL, load_reference_site, reference_app
 from .rest_support import (
@@ -50,7 +50,7 @@ SITE_INFO_KEYS = [
     "usercanmanageownfiles", "userquota", "usermaxuploadfilesize", "userhomepage", "userprivateaccesskey", "siteid",
     "sitecalendartype", "usercalendartype", "userissiteadmin", "theme", "limitconcurrentlogins",
 ]  # fmt: skip
-PROGRESS_KEYS = list(FUNCTIONS[PROGRESS].returns.content.keys)
+PROGRESS_KEYS = list(GET_COURSE_PROGRESS.returns.content.keys)
 ENVELOPE_KEYS = ["exception", "errorcode", "message"]
 SUSPENDED, IP_LIMITED = "a1c0ffee000000000000000000050001", "a1c0ffee0000000000000000000f0001"
 

@@ -21,10 +21,10 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from alxbridge.database import Database
+from alxbridge.db.database import Database
+from alxbridge.db.upsert import upsert
 from alxbridge.demo import build_demo_site
 from alxbridge.sync.runs import run_sync
-from alxbridge.upsert import upsert
 
 from .gunicorn_support import ServerDidNotStart, gunicorn_servers
 from .nginx_support import free_port, nginx_in_front

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from alxbridge import create_app
-from alxbridge.database import Database
-from alxbridge.locks import LockLost, NamedLock, RowLock, job_lock
-from alxbridge.scheduler import JOBS, build_scheduler, run_scheduled
+from alxbridge.db.database import Database
+from alxbridge.jobs.locks import LockLost, NamedLock, RowLock, job_lock
+from alxbridge.jobs.scheduler import JOBS, build_scheduler, run_scheduled
 
 from .sitebuilder import Clock, SiteBuilder
 
@@ -63,7 +63,7 @@ def test_the_scheduler_stays_off_when_disabled_or_testing(database_url, config):
 
 def test_a_scheduled_job_runs_once_per_slot(site, app, caplog):
     retention_job = next(job for job in JOBS if job.name == "retention")
-    caplog.set_level(logging.INFO, logger="alxbridge.scheduler")
+    caplog.set_level(logging.INFO, logger="alxbridge.jobs.scheduler")
     clock = site.clock  # the app's database reads the site's clock
     run_scheduled(app, retention_job)  # this worker's start
     clock.advance(40)

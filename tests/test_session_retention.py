@@ -2,8 +2,8 @@
 
 import sqlalchemy as sa
 
+from alxbridge.jobs.retention import run_retention
 from alxbridge.reporting.sessions import IDLE_SECONDS
-from alxbridge.retention import run_retention
 
 from .conftest import make_app
 from .sitebuilder import NOW, Clock

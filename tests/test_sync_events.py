@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.database import Database
+from alxbridge.db.database import Database
 from alxbridge.sync.events import standard_log_in_use
 from alxbridge.sync.runs import run_sync
 

@@ -12,7 +12,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.database import Database
+from alxbridge.db.database import Database
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.state import read_company_state
 

@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from alxbridge import retention
-from alxbridge.retention import TOMBSTONE_RETENTION_DAYS, run_retention
+from alxbridge.jobs import retention
+from alxbridge.jobs.retention import TOMBSTONE_RETENTION_DAYS, run_retention
 from alxbridge.sync.state import read_company_state
 
 from .sitebuilder import DAY, Clock, SiteBuilder

@@ -9,7 +9,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.locks import job_lock
+from alxbridge.jobs.locks import job_lock
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.state import read_all_company_states, read_company_state
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.locks import SYNC_JOB, job_lock
+from alxbridge.jobs.locks import SYNC_JOB, job_lock
 from alxbridge.schema.sequences import realign_id_sequences
 from alxbridge.sync import tick as tick_module
 from alxbridge.sync.runs import run_sync

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..passwords import BCRYPT_PREFIXES, verify_moodle_password
-from ..siteconfig import core_config, site_admin_ids
+from ..moodle.passwords import BCRYPT_PREFIXES, verify_moodle_password
+from ..moodle.siteconfig import core_config, site_admin_ids
 
 # Auth plugins whose passwords Moodle keeps in mdl_user.password; the others (ldap, oauth2, …)
 # store "not cached" there and check the password elsewhere.

@@ -12,8 +12,8 @@ from ..alerts.mail import MailConfigError, smtp_server
 from ..alerts.manual import NO_MAIL_SERVER, TEST_TYPES, send_test_alert
 from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts
-from ..plugin_settings import SEVERITIES, read_plugin_settings
-from ..wwwroot import site_url
+from ..moodle.plugin_settings import SEVERITIES, read_plugin_settings
+from ..moodle.wwwroot import site_url
 from . import bp
 from .layout import render_page, site_moment
 

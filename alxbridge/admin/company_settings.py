@@ -1,7 +1,7 @@
 """``company_settings.php``: one company's API settings (fields, courses, sync, cache, daily limit).
 
 The Control Center's Company Management tab shows the same panel (:func:`company_panel`) and saves
-through :func:`save_company_form`; the form's rules are in :mod:`alxbridge.settings_forms.company`.
+through :func:`save_company_form`; the form's rules are in :mod:`alxbridge.admin.settings_forms.company`.
 """
 
 from dataclasses import dataclass
@@ -15,10 +15,12 @@ from ..metrics.client_kinds import CLIENT_DAYS, CompanyClients, clients_by_compa
 from ..metrics.company_usage import course_learners
 from ..metrics.limits import DailyLimits, all_companies
 from ..metrics.overview import active_reporting_rows
-from ..plugin_settings import read_company_settings, read_plugin_config, read_plugin_settings
+from ..moodle.plugin_settings import read_company_settings, read_plugin_config, read_plugin_settings
 from ..reporting.company import Company
 from ..reporting.sessions import SYNC_MODE_INCREMENTAL
-from ..settings_forms.company import (
+from . import bp
+from .layout import render_page, site_moment
+from .settings_forms.company import (
     CACHE_TTL,
     FIELD_LABELS,
     FIRST_SYNC,
@@ -32,9 +34,7 @@ from ..settings_forms.company import (
     save_company_settings,
     template_update,
 )
-from ..settings_forms.values import FormState
-from . import bp
-from .layout import render_page, site_moment
+from .settings_forms.values import FormState
 
 ACTIONS = ("save", "copy_template")
 

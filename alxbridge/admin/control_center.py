@@ -19,12 +19,12 @@ from ..metrics.security import SecurityStatus, security_status
 from ..metrics.sync import scheduler_timezone
 from ..metrics.sync_state import SyncOverview, sync_overview
 from ..metrics.tokens import token_counts
-from ..plugin_settings import read_plugin_settings, write_plugin_config
-from ..plugin_task import enabled_php_tasks
-from ..settings_forms import plugin as config_form
+from ..moodle.plugin_settings import read_plugin_settings, write_plugin_config
+from ..moodle.plugin_task import enabled_php_tasks
 from . import bp
 from .company_settings import changes_message, company_panel, save_company_form
 from .layout import render_page, site_moment
+from .settings_forms import plugin as config_form
 
 TABS = (
     ("overview", "System Overview"),

@@ -9,11 +9,11 @@ from flask import request
 from ..extensions import get_database
 from ..metrics.limits import all_companies
 from ..metrics.tokens import service_tokens
-from ..token_admin import company_members, parse_token_request, token_companies
-from ..tokens import TokenError, report_service
-from ..tokens import create_token as issue_token
+from ..moodle.tokens import TokenError, report_service
+from ..moodle.tokens import create_token as issue_token
 from . import bp
 from .layout import render_page, site_moment
+from .token_issuing import company_members, parse_token_request, token_companies
 
 
 def _page(companyid, *, form=None, errors=(), issued=None, status=200):

@@ -9,9 +9,8 @@ bridge's set-based writer, so the field is gone.
 from flask import abort, flash, request, url_for
 from werkzeug.utils import redirect
 
-from ..background import JobSpec
 from ..extensions import get_database
-from ..maintenance import clear_under_lock
+from ..jobs.background import JobSpec
 from ..metrics.reporting_data import (
     PER_PAGE_CHOICES,
     STATUSES,
@@ -21,6 +20,7 @@ from ..metrics.reporting_data import (
     per_page,
     reporting_status,
 )
+from ..sync.maintenance import clear_under_lock
 from . import bp
 from .layout import render_page, site_moment
 from .sync_pages import chosen_company, company_names, running_sync, start_job

@@ -10,9 +10,9 @@ from flask import flash, request, url_for
 from werkzeug.utils import redirect
 
 from ..extensions import get_database
+from ..moodle.webservice_setup import FixError, apply_fixes, check_token, diagnose
 from ..schema.repair import repair_tables
 from ..schema.status import table_statuses
-from ..webservice_setup import FixError, apply_fixes, check_token, diagnose
 from . import bp
 from .layout import render_page, site_moment
 

@@ -7,7 +7,11 @@ validated values are ever shown back.
 
 from flask import Response, request, stream_with_context
 
-from ..exporting import (
+from ..extensions import get_database
+from ..metrics.limits import all_companies
+from ..metrics.overview import active_reporting_rows
+from . import bp
+from .export_report import (
     FORMATS,
     STATUSES,
     TIME_RANGES,
@@ -20,10 +24,6 @@ from ..exporting import (
     prepare_report,
     report_rows,
 )
-from ..extensions import get_database
-from ..metrics.limits import all_companies
-from ..metrics.overview import active_reporting_rows
-from . import bp
 from .layout import render_page, site_moment
 
 

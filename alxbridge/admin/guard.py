@@ -9,8 +9,8 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import redirect
 
-from ..errors import BridgeError
 from ..extensions import get_database
+from ..operations.errors import BridgeError
 from . import bp
 from .session import load_admin
 

@@ -9,7 +9,7 @@ from flask import current_app, g, render_template
 from ..extensions import get_database
 from ..metrics.limits import DailyLimits
 from ..metrics.moment import Moment
-from ..plugin_settings import read_plugin_settings
+from ..moodle.plugin_settings import read_plugin_settings
 from . import bp
 
 PLUGIN_NAME = "ALX Report API"

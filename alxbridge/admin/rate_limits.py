@@ -10,7 +10,8 @@ from ..metrics.alert_log import RATE_LIMIT_TYPES, recent_alerts
 from ..metrics.api_usage import company_usage, quota_summary, recent_calls, recent_errors, user_usage_today
 from ..metrics.limits import all_companies
 from ..metrics.refusals import refusal_report
-from ..metrics.tokens import plugin_service, service_tokens
+from ..metrics.tokens import service_tokens
+from ..moodle.tokens import plugin_service
 from . import bp
 from .layout import monitoring_reads, render_page
 

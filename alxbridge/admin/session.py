@@ -16,7 +16,7 @@ from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from ..extensions import get_database
-from ..siteconfig import core_config
+from ..moodle.siteconfig import core_config
 from .accounts import signed_in_admin
 
 PREFIX = "/local/alx_report_api"

@@ -1,7 +1,7 @@
 """The sync pages: ``sync_reporting_data.php``, ``manual_sync_trigger.php``, ``auto_sync_status.php``, and the
 status of a sync job started from them (``sync_job.php``, polled as ``sync_job.json``).
 
-Every action starts a background job (:mod:`alxbridge.background`) and redirects to its status page;
+Every action starts a background job (:mod:`alxbridge.jobs.background`) and redirects to its status page;
 none waits for the sync. The plugin's ``hours_back`` is gone: the bridge's incremental sync already
 reads every change since each company's last successful sync.
 """
@@ -9,9 +9,9 @@ reads every change since each company's last successful sync.
 from flask import abort, current_app, flash, jsonify, request, url_for
 from werkzeug.utils import redirect
 
-from ..background import JobSpec, latest_job, read_job, start_sync_job, sync_lock_held
 from ..extensions import get_database
-from ..maintenance import request_membership_recheck
+from ..jobs.background import JobSpec, latest_job, read_job, start_sync_job, sync_lock_held
+from ..jobs.scheduler import scheduler_enabled
 from ..metrics.freshness import read_freshness
 from ..metrics.limits import all_companies
 from ..metrics.reporting_data import company_data, orphaned_rows, reporting_status
@@ -27,7 +27,7 @@ from ..metrics.sync import (
     trend_summary,
 )
 from ..metrics.sync_activity import company_syncs, sync_days
-from ..scheduler import scheduler_enabled
+from ..sync.maintenance import request_membership_recheck
 from . import bp
 from .layout import render_page, site_moment
 

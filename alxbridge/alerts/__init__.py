@@ -9,8 +9,8 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from ..plugin_settings import read_plugin_settings
-from ..siteconfig import core_config, site_timezone
+from ..moodle.plugin_settings import read_plugin_settings
+from ..moodle.siteconfig import core_config, site_timezone
 from .dispatch import resolve_cleared, store_alert
 from .mail import alert_email, send_messages, smtp_server
 from .rules import RULE_TYPES, current_conditions

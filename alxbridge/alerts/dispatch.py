@@ -11,7 +11,7 @@ import json
 
 import sqlalchemy as sa
 
-from ..plugin_settings import SEVERITIES
+from ..moodle.plugin_settings import SEVERITIES
 
 SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES, 1)}
 

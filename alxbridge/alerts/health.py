@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from ..metrics.tokens import active_token_count, plugin_service
-from ..siteconfig import core_config
+from ..moodle.siteconfig import core_config
+from ..moodle.tokens import active_token_count, plugin_service
 
 PLUGIN_TABLES = (
     "local_alx_api_logs",

@@ -13,7 +13,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import BridgeError
+from ..operations.errors import BridgeError
 
 SEVERITY_ICONS = {"low": "🔵", "medium": "🟡", "high": "🟠", "critical": "🔴"}
 SEVERITY_COLOURS = {"low": "#17a2b8", "medium": "#ffc107", "high": "#fd7e14", "critical": "#dc3545"}

@@ -12,9 +12,9 @@ The alert data says who sent the test and from which site, never anything about 
 import dataclasses
 from dataclasses import dataclass, field
 
-from ..plugin_settings import SEVERITIES, read_plugin_settings
+from ..moodle.plugin_settings import SEVERITIES, read_plugin_settings
+from ..moodle.siteconfig import site_timezone
 from ..reporting.formatting import plugin_date
-from ..siteconfig import site_timezone
 from . import alert_sender
 from .dispatch import SEVERITY_RANK, store_alert
 from .mail import MailConfigError, alert_email, send_messages, smtp_server

@@ -15,12 +15,13 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from ..database import redacted
+from ..db.database import redacted
 from ..schema.sequences import realign_id_sequences
 from . import catalog
 from .credentials import credentials_key as new_credentials_key
 from .errors import DemoError, DemoSiteExists, NotADemoSite
-from .site import DemoSpec, SiteGenerator
+from .site import SiteGenerator
+from .site_model import DemoSpec
 from .store import insert_rows, inspect_site, read_logins, recreate_tables
 
 __all__ = [

@@ -1,6 +1,6 @@
-"""Errors of the demo command; each is a one-line :class:`~alxbridge.errors.BridgeError`."""
+"""Errors of the demo command; each is a one-line :class:`~alxbridge.operations.errors.BridgeError`."""
 
-from ..errors import BridgeError
+from ..operations.errors import BridgeError
 
 
 class DemoError(BridgeError):

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..moodle.siteconfig import site_timezone
+from ..moodle.tokens import create_token
 from ..reporting.quota import calls_today
-from ..siteconfig import site_timezone
-from ..tokens import create_token
 from . import catalog
 from .credentials import placeholder_hash
 from .moodle_actions import ADMIN, CONTEXT_USER, Site

@@ -9,7 +9,7 @@ API, and once an hour a report author's draft query is refused, for the alert ch
 It only ever writes into a database ``alx demo`` built: :meth:`SiteSimulator.prepare` refuses, with
 a one-line :class:`~.errors.NotADemoSite`, a database without the demo marker, and every action's
 transaction reads the marker again first, so a database swapped under a running demo is never
-written to. Times are the database's clock (:meth:`~alxbridge.database.Database.now`), as the
+written to. Times are the database's clock (:meth:`~alxbridge.db.database.Database.now`), as the
 bridge's; the pause between actions is wall time. The thread is a daemon and stops with the server
 (:meth:`stop`); it measures its own CPU time, which the server prints when it stops.
 """
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from ..errors import DatabaseUnavailable
+from ..operations.errors import DatabaseUnavailable
 from . import catalog, demo_site_present
 from .errors import NotADemoSite
 from .moodle_actions import ACTIONS, Site

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from ..passwords import verify_bcrypt
+from ..moodle.passwords import verify_bcrypt
 from . import catalog
 from .credentials import admin_password
 

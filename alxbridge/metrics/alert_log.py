@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..siteconfig import core_config, site_admin_ids
+from ..moodle.siteconfig import core_config, site_admin_ids
 
 RATE_LIMIT_TYPES = ("rate_limit_exceeded", "rate_limit")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..plugin_settings import SYNC_MODES
+from ..moodle.plugin_settings import SYNC_MODES
 from .api_usage import company_usage, failed, percent, recent_errors, user_usage_today
 from .cache import CacheOutcomes, cache_outcomes_by_user
 from .limits import all_companies

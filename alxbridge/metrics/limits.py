@@ -10,7 +10,7 @@ row, which goes stale when a shortname changes and says ``unknown`` for calls re
 
 import sqlalchemy as sa
 
-from ..plugin_settings import read_company_settings
+from ..moodle.plugin_settings import read_company_settings
 from ..reporting.company import Company, caller_company
 
 

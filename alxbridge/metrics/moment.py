@@ -7,8 +7,8 @@ is the sliding window ``now - 86400``. Each metric says which one it uses.
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
+from ..moodle.siteconfig import site_timezone
 from ..reporting.quota import local_midnight
-from ..siteconfig import site_timezone
 
 DAY = 86400
 HOUR = 3600

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..alerts.health import system_health
-from ..plugin_settings import read_plugin_settings
+from ..moodle.plugin_settings import read_plugin_settings
 
 HEALTH_ICONS = {"healthy": "✅", "warning": "⚠️", "error": "❌"}
 

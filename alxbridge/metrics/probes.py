@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import BridgeError
+from ..moodle.tokens import plugin_service
+from ..operations.errors import BridgeError
 from .limits import all_companies
 from .overview import active_reporting_rows
-from .tokens import plugin_service, token_counts
+from .tokens import token_counts
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ The label follows the plugin's unified dashboard: Secure above 90, Good above 70
 
 from dataclasses import dataclass
 
-from ..webservice_setup import diagnose
+from ..moodle.webservice_setup import diagnose
 from .api_usage import failed_auth_calls, quota_summary, user_usage_today
 from .limits import DailyLimits
 from .tokens import token_counts

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 
-from ..plugin_settings import read_plugin_settings
-from ..scheduler import JOBS
-from ..siteconfig import server_timezone
+from ..jobs.scheduler import JOBS
+from ..moodle.plugin_settings import read_plugin_settings
+from ..moodle.siteconfig import server_timezone
 from .api_usage import percent
 from .sync_activity import ENDED
 

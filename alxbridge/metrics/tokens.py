@@ -12,45 +12,15 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..tokens import PERMANENT_TOKEN, TokenError, report_service
-
-SHOWN_CHARACTERS = 8
-
-
-def mask(token):
-    return f"{token[:SHOWN_CHARACTERS]}…"
-
-
-def plugin_service(connection, tables):
-    """The plugin's external service row (``id``, ``shortname``, ``enabled``), or ``None``."""
-    try:
-        return report_service(connection, tables)
-    except TokenError:
-        return None
-
-
-def _never_expires(tokens):
-    return sa.or_(tokens.c.validuntil.is_(None), tokens.c.validuntil == 0)
-
-
-def _expired(tokens, now):
-    return sa.and_(tokens.c.validuntil > 0, tokens.c.validuntil < now)
-
-
-def _permanent_of(tokens, service_id):
-    return sa.and_(tokens.c.externalserviceid == service_id, tokens.c.tokentype == PERMANENT_TOKEN)
-
-
-def _count(connection, tables, service_id, condition):
-    tokens = tables.external_tokens
-    query = sa.select(sa.func.count()).select_from(tokens).where(_permanent_of(tokens, service_id), condition)
-    return connection.execute(query).scalar()
-
-
-def active_token_count(connection, tables, service_id, now):
-    """Active permanent tokens of the service ``service_id``."""
-    tokens = tables.external_tokens
-    return _count(connection, tables, service_id, sa.or_(_never_expires(tokens), tokens.c.validuntil >= now))
+from ..moodle.tokens import (
+    active_token_count,
+    count_tokens,
+    has_expired,
+    mask,
+    never_expires,
+    permanent_of,
+    plugin_service,
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +34,7 @@ def token_counts(connection, tables, now):
     service = plugin_service(connection, tables)
     if service is None:
         return TokenCounts()
-    expired = _count(connection, tables, service.id, _expired(tables.external_tokens, now))
+    expired = count_tokens(connection, tables, service.id, has_expired(tables.external_tokens, now))
     return TokenCounts(active_token_count(connection, tables, service.id, now), expired)
 
 
@@ -90,10 +60,10 @@ def service_tokens(connection, tables, now):
         sa.select(
             tokens.c.token, tokens.c.userid, user.c.firstname, user.c.lastname, user.c.username,
             tokens.c.timecreated, tokens.c.validuntil, tokens.c.lastaccess, tokens.c.iprestriction,
-            _never_expires(tokens).label("never_expires"),
+            never_expires(tokens).label("never_expires"),
         )
         .select_from(tokens.outerjoin(user, user.c.id == tokens.c.userid))
-        .where(_permanent_of(tokens, service.id))
+        .where(permanent_of(tokens, service.id))
         .order_by(tokens.c.timecreated.desc(), tokens.c.id.desc())
     ).all()  # fmt: skip
     return [

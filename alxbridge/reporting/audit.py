@@ -13,7 +13,7 @@ import time
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
+from ..db.prebuilt import prebuilt
 
 log = logging.getLogger(__name__)
 USER_AGENT_LENGTH = 255

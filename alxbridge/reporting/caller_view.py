@@ -12,14 +12,14 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from ..plugin_settings import (
+from ..db.prebuilt import prebuilt
+from ..moodle.plugin_settings import (
     PLUGIN,
     CompanySettings,
     PluginSettings,
     overlay_wide_values,
     plugin_settings_from_config,
 )
-from ..prebuilt import prebuilt
 from ..sync.scope import SITE_COURSE_ID, exposed_among
 from ..sync.state import CompanyState, company_state_from_row
 from .company import Company, first_membership

@@ -4,7 +4,7 @@ Names, order, types and English messages are the plugin's (1.5.0). Where the plu
 a bug, the deliberate difference is stated next to it.
 """
 
-from ..plugin_settings import FIELD_NAMES
+from ..moodle.plugin_settings import FIELD_NAMES
 from ..webservice.descriptions import DEFAULT, OPTIONAL, Multiple, Single, Value
 from ..webservice.exceptions import MoodleError
 

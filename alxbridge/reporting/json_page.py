@@ -12,7 +12,7 @@ value takes the reference path, so the bytes are the reference path's bytes in e
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
 
-from ..plugin_settings import FIELD_NAMES
+from ..moodle.plugin_settings import FIELD_NAMES
 from ..webservice.descriptions import EMAIL_PATTERN
 from ..webservice.phpvalues import php_escapes, php_json_encode
 from .formatting import api_item, percentage_value, plugin_date

@@ -12,7 +12,7 @@ import contextlib
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
+from ..db.prebuilt import prebuilt
 from ..sync.progress import PROGRESS_COLUMNS, progress_query
 from ..sync.writer import live
 from .sessions import FULL

@@ -19,8 +19,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
-from ..upsert import upsert
+from ..db.prebuilt import prebuilt
+from ..db.upsert import upsert
 from .contract import rate_limit_exceeded
 
 DEFAULT_DAILY_LIMIT = 100

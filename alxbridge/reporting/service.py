@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from ..alerts.dispatch import store_alert
 from ..alerts.rules import Condition
-from ..plugin_settings import FIELD_NAMES
-from ..siteconfig import site_timezone
+from ..moodle.plugin_settings import FIELD_NAMES
+from ..moodle.siteconfig import site_timezone
 from ..sync.status import record_sync_status
 from ..webservice.exceptions import MoodleError
 from ..webservice.functions import ExternalFunction, Rendered

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
+from ..db.prebuilt import prebuilt
 
 REUSE_SECONDS = 300  # a repeated offset=0 within this (of its opening, or of its completion) replays the latest session
 REPLAY_GRACE_SECONDS = 10  # ... even when a newer version committed, for an incremental session (see _replayable)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..moodle.siteconfig import plugin_config
+
 STANDARD_STORE = "logstore_standard"
 ROW_EVENTS = (  # relateduserid's row in courseid
     "\\core\\event\\user_enrolment_created",
@@ -51,10 +53,7 @@ COURSE_EVENTS = (  # every row of courseid
 
 def standard_store_enabled(connection, tables):
     """Whether the standard log store is among Moodle's enabled stores (``tool_log | enabled_stores``)."""
-    config = tables.config_plugins
-    stores = connection.execute(
-        sa.select(config.c.value).where(config.c.plugin == "tool_log", config.c.name == "enabled_stores")
-    ).scalar()
+    stores = plugin_config(connection, tables, "tool_log", "enabled_stores")
     return STANDARD_STORE in (stores or "").split(",")
 
 

@@ -8,7 +8,7 @@ together or not at all, so a run killed in the middle leaves every company it wa
 as it was. A company that fails is recorded as failed, keeps its version and is recomputed in full
 by the next run; the other companies still sync (when the shortlists fail together, they are
 rolled back and written one by one to find the culprit). The caller holds the job lock (see
-:mod:`alxbridge.jobs`).
+:mod:`alxbridge.jobs.runner`).
 """
 
 import logging
@@ -212,7 +212,7 @@ def _record_failure(connection, tables, plan, error, clock):
 def run_sync(database, *, full=False, companyid=None, origin="cli", lock=None, on_company=None):
     """Sync every company (or ``companyid``); ``full`` recomputes everything. Returns a :class:`RunResult`.
 
-    ``lock`` (from :func:`alxbridge.locks.job_lock`) is kept alive between companies;
+    ``lock`` (from :func:`alxbridge.jobs.locks.job_lock`) is kept alive between companies;
     ``on_company(result, done, total)`` reports progress.
     """
     tables = database.tables

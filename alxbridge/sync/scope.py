@@ -7,7 +7,7 @@ visible courses, so a stale or copied setting never exposes another company's co
 
 import sqlalchemy as sa
 
-from ..plugin_settings import read_company_settings, read_course_flags_of_all_companies
+from ..moodle.plugin_settings import read_company_settings, read_course_flags_of_all_companies
 
 SITE_COURSE_ID = 1  # Moodle's front page is course 1 and never a company course
 

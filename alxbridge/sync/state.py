@@ -9,8 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..upsert import upsert
-from .upserts import upsert_rows
+from ..db.upsert import upsert, upsert_rows
 
 ERROR_TEXT_LIMIT = 1000
 

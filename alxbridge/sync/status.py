@@ -11,10 +11,9 @@ import json
 
 import sqlalchemy as sa
 
-from ..plugin_settings import write_plugin_config
-from ..prebuilt import prebuilt
-from ..upsert import upsert_statement
-from .upserts import upsert_rows
+from ..db.prebuilt import prebuilt
+from ..db.upsert import upsert_rows, upsert_statement
+from ..moodle.plugin_settings import write_plugin_config
 
 SYNC_STATUS_ERROR_LIMIT = 1000
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from ..locks import SYNC_JOB, job_lock
-from ..upsert import upsert
+from ..db.upsert import upsert
+from ..jobs.locks import SYNC_JOB, job_lock
 from .changes import OVERLAP, decode_courses, memberships
 from .events import PROGRESS_EVENTS, STANDARD_STORE, changes_named, event_columns, standard_store_enabled
 from .runs import error_text

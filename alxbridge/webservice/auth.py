@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
-from ..siteconfig import TIMEZONE_SETTINGS, site_admin_ids
+from ..db.prebuilt import prebuilt
+from ..moodle.siteconfig import TIMEZONE_SETTINGS, site_admin_ids
 from .exceptions import access_exception, invalid_token, missing_record, refused_user, site_maintenance
 from .subnet import address_in_subnet
 

@@ -7,7 +7,7 @@ that defines it; a prohibit anywhere denies, any role that resolves to allow gra
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
+from ..db.prebuilt import prebuilt
 
 SYSTEM_CONTEXT_ID = 1
 ALLOW, PROHIBIT = 1, -1000

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..prebuilt import prebuilt
+from ..db.prebuilt import prebuilt
 from .access import service_selects
 from .capabilities import definition_parameters, definitions_query, resolves_to_allow
 from .exceptions import access_exception

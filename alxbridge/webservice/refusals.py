@@ -4,7 +4,7 @@ A bad or expired token never reaches the plugin's log (Moodle refuses it before 
 and the abuse shield's counters live in memory, so neither showed on any page. Each refusal adds
 one to its row for (minute, client IP, reason, token hash prefix): the table grows by at most one
 row per source and minute however many attempts there are (the shield caps failed authentications
-per IP), and :mod:`alxbridge.retention` purges old rows. The token itself is never stored: only the
+per IP), and :mod:`alxbridge.jobs.retention` purges old rows. The token itself is never stored: only the
 first 8 hex digits of its SHA-256, enough to tell a stale Power BI token from someone guessing.
 
 Recording costs one single-row upsert on the refusal path only; it never changes the answer (a
@@ -14,7 +14,7 @@ failure to record is logged, without the token, and the client still gets its en
 import hashlib
 import logging
 
-from ..upsert import upsert
+from ..db.upsert import upsert
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,19 @@
-"""The external functions the bridge implements, by name. Anything else is Moodle's (pass-through)."""
+"""The external functions the bridge implements, by name. Anything else is Moodle's (pass-through).
+
+The protocol layer knows only Moodle's own site info; the app factory registers the reporting function,
+so this package never imports what it serves.
+"""
 
 import sqlalchemy as sa
 
-from ..reporting.service import GET_COURSE_PROGRESS
 from .site_info import SITE_INFO
 
-FUNCTIONS = {function.name: function for function in (SITE_INFO, GET_COURSE_PROGRESS)}
+FUNCTIONS = {SITE_INFO.name: SITE_INFO}
+
+
+def register_function(function):
+    """Answer ``function.name`` with ``function`` (an :class:`~alxbridge.webservice.functions.ExternalFunction`)."""
+    FUNCTIONS[function.name] = function
 
 
 def spells_a_bridge_function(connection, tables, name):

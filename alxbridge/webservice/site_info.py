@@ -8,7 +8,7 @@ import secrets
 
 import sqlalchemy as sa
 
-from ..siteconfig import core_config
+from ..moodle.siteconfig import core_config
 from .capabilities import has_capability
 from .descriptions import OPTIONAL, Multiple, Single, Value
 from .functions import ExternalFunction

@@ -7,9 +7,9 @@ from flask import Blueprint, Response, current_app, g, request
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError
 
-from ..errors import DatabaseUnavailable
 from ..extensions import cache, get_database
-from ..wwwroot import moodle_path, site_url
+from ..moodle.wwwroot import moodle_path, site_url
+from ..operations.errors import DatabaseUnavailable
 from .auth import RestProtocolDisabled
 from .call import parse_call
 from .exceptions import (

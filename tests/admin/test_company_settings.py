@@ -6,13 +6,13 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from alxbridge.admin.settings_forms.company import FIELD_LABELS
 from alxbridge.metrics.limits import DailyLimits
-from alxbridge.plugin_settings import FIELD_NAMES, read_company_settings, read_plugin_settings
+from alxbridge.moodle.plugin_settings import FIELD_NAMES, read_company_settings, read_plugin_settings
+from alxbridge.moodle.siteconfig import site_timezone
+from alxbridge.moodle.tokens import create_token
 from alxbridge.reporting.quota import local_midnight
-from alxbridge.settings_forms.company import FIELD_LABELS
-from alxbridge.siteconfig import site_timezone
 from alxbridge.sync.runs import run_sync
-from alxbridge.tokens import create_token
 
 from .form_support import read_form, submit
 from .support import PREFIX, XSS

@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.plugin_settings import PLUGIN, read_plugin_settings
-from alxbridge.plugin_task import PHP_TASKS
+from alxbridge.moodle.plugin_settings import PLUGIN, read_plugin_settings
+from alxbridge.moodle.plugin_task import PHP_TASKS
 
 from .form_support import read_form, submit
 from .support import PREFIX, XSS

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
+from alxbridge.moodle.siteconfig import site_timezone
 from alxbridge.reporting.quota import local_midnight
-from alxbridge.siteconfig import site_timezone
 from alxbridge.sync.runs import run_sync
 
 from .support import PREFIX

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.siteconfig import site_timezone
+from alxbridge.moodle.siteconfig import site_timezone
 
 from .form_support import read_form, submit
 from .support import PREFIX, XSS

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.locks import job_lock
+from alxbridge.jobs.locks import job_lock
 from alxbridge.sync.state import read_company_state
 
 from .support import PREFIX, XSS, post_form

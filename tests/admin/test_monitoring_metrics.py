@@ -40,8 +40,9 @@ from alxbridge.metrics.moment import Moment
 from alxbridge.metrics.security import overall_status, security_status
 from alxbridge.metrics.sync_activity import company_syncs, records_changed_today, sync_days
 from alxbridge.metrics.sync_state import sync_overview
-from alxbridge.metrics.tokens import mask, service_tokens, token_counts
-from alxbridge.plugin_settings import read_plugin_settings
+from alxbridge.metrics.tokens import service_tokens, token_counts
+from alxbridge.moodle.plugin_settings import read_plugin_settings
+from alxbridge.moodle.tokens import mask
 from alxbridge.sync.status import cron_token_hash, record_sync_status
 
 from ..sitebuilder import NOW, Clock, SiteBuilder

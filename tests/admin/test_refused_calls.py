@@ -5,8 +5,8 @@ import re
 
 import sqlalchemy as sa
 
-from alxbridge.retention import run_retention
-from alxbridge.tokens import create_token
+from alxbridge.jobs.retention import run_retention
+from alxbridge.moodle.tokens import create_token
 
 from ..sitebuilder import DAY
 from .support import PREFIX

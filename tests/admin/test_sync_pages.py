@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from alxbridge.locks import job_lock
+from alxbridge.db.upsert import upsert
+from alxbridge.jobs.locks import job_lock
 from alxbridge.sync.state import read_company_state
-from alxbridge.upsert import upsert
 
 from ..conftest import make_app
 from .support import PREFIX, XSS, post_form

@@ -10,7 +10,7 @@ USER_ROLE = 7  # Moodle's "Authenticated user" role
 def enable_web_service(site):
     """REST enabled, users allowed to use it, and ``alx_report_api_custom`` offering the progress function.
 
-    Returns the service id; tokens come from the admin page or ``alxbridge.tokens.create_token``.
+    Returns the service id; tokens come from the admin page or ``alxbridge.moodle.tokens.create_token``.
     """
     site.core_config("enablewebservices", "1")
     site.core_config("webserviceprotocols", "rest")

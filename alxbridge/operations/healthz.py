@@ -10,11 +10,11 @@ import time
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
+from ..extensions import get_database
+from ..jobs.scheduler import scheduler_enabled
+from ..metrics.freshness import read_freshness
+from ..moodle.plugin_settings import read_plugin_settings
 from .errors import BridgeError
-from .extensions import get_database
-from .metrics.freshness import read_freshness
-from .plugin_settings import read_plugin_settings
-from .scheduler import scheduler_enabled
 
 bp = Blueprint("ops", __name__)
 STALE_AFTER_PERIODS = 2  # a sync is stale when older than twice the sync interval

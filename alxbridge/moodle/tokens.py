@@ -8,12 +8,49 @@ import secrets
 
 import sqlalchemy as sa
 
-from .errors import BridgeError
+from ..operations.errors import BridgeError
 from .siteconfig import core_config, site_admin_ids
 
 SERVICE_SHORTNAMES = ("alx_report_api_custom", "alx_report_api")  # the plugin's lookup order
 SYSTEM_CONTEXT_ID = 1
 PERMANENT_TOKEN = 0
+SHOWN_CHARACTERS = 8  # tokens are shown by their first 8 characters only
+
+
+def mask(token):
+    return f"{token[:SHOWN_CHARACTERS]}…"
+
+
+def plugin_service(connection, tables):
+    """The plugin's external service row (``id``, ``shortname``, ``enabled``), or ``None``."""
+    try:
+        return report_service(connection, tables)
+    except TokenError:
+        return None
+
+
+def never_expires(tokens):
+    return sa.or_(tokens.c.validuntil.is_(None), tokens.c.validuntil == 0)
+
+
+def has_expired(tokens, now):
+    return sa.and_(tokens.c.validuntil > 0, tokens.c.validuntil < now)
+
+
+def permanent_of(tokens, service_id):
+    return sa.and_(tokens.c.externalserviceid == service_id, tokens.c.tokentype == PERMANENT_TOKEN)
+
+
+def count_tokens(connection, tables, service_id, condition):
+    tokens = tables.external_tokens
+    query = sa.select(sa.func.count()).select_from(tokens).where(permanent_of(tokens, service_id), condition)
+    return connection.execute(query).scalar()
+
+
+def active_token_count(connection, tables, service_id, now):
+    """Active permanent tokens of the service ``service_id``."""
+    tokens = tables.external_tokens
+    return count_tokens(connection, tables, service_id, sa.or_(never_expires(tokens), tokens.c.validuntil >= now))
 
 
 class TokenError(BridgeError):

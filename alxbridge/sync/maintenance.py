@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .locks import SYNC_JOB, job_lock
-from .sync.state import next_version
+from ..jobs.locks import SYNC_JOB, job_lock
+from .state import next_version
 
 # Never a members digest (40 hex characters, or "" for a company without members), so the next
 # sync finds the membership changed and compares the company's rows with its current members.

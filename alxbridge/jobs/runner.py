@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import BridgeError
+from ..db.upsert import upsert
+from ..operations.errors import BridgeError
 from .locks import job_lock
-from .upsert import upsert
 
 MESSAGE_LIMIT = 2000
 log = logging.getLogger(__name__)

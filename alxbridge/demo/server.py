@@ -20,14 +20,14 @@ import click
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from .demo.catalog import PROGRESS_FUNCTION
-from .demo.reporting_client import ACCOUNT_PREFIX, PowerBiRefresh
-from .demo.simulator import REFRESH_EVERY, SiteSimulator
-from .jobs import run_job
-from .locks import SYNC_JOB
-from .scheduler import scheduler_enabled, sync_job
-from .schema.repair import repair_tables
-from .sync.tick import run_tick
+from ..jobs.locks import SYNC_JOB
+from ..jobs.runner import run_job
+from ..jobs.scheduler import scheduler_enabled, sync_job
+from ..schema.repair import repair_tables
+from ..sync.tick import run_tick
+from .catalog import PROGRESS_FUNCTION
+from .reporting_client import ACCOUNT_PREFIX, PowerBiRefresh
+from .simulator import REFRESH_EVERY, SiteSimulator
 
 DEMO_TICK_SECONDS = 10  # a third of the production default: changes show within seconds while one watches
 ADMIN_PATH = "/local/alx_report_api"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from .upsert import upsert
+from ..db.upsert import upsert
 
 PLUGIN = "local_alx_report_api"
 SEVERITIES = ("low", "medium", "high", "critical")

@@ -9,7 +9,7 @@ Only values that differ from what the bridge applies now are written.
 
 import re
 
-from ..plugin_settings import SEVERITIES, positive_or, read_plugin_settings, valid_email
+from ...moodle.plugin_settings import SEVERITIES, positive_or, read_plugin_settings, valid_email
 from .values import Change, FormState, InvalidValue, WholeNumber, parse_choice, parse_submitted, parse_switch
 
 RATE_LIMIT = WholeNumber("rate_limit", "Global Rate Limit (Requests/Day)", 0, 10000)
@@ -90,7 +90,7 @@ def parse_config_form(form, current):
     """``(writes, changes, errors)``: config values to store and what changed; nothing to store on any error.
 
     ``enable_email_alerts`` follows ``enable_alerting``, as the plugin's form sets both; the caller
-    stores ``writes`` with :func:`~alxbridge.plugin_settings.write_plugin_config`.
+    stores ``writes`` with :func:`~alxbridge.moodle.plugin_settings.write_plugin_config`.
     """
     desired, errors = parse_submitted(
         form,

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from .errors import DatabaseConfigError, DatabaseUnavailable, NotAMoodleSite
-from .schema import build_schema
-from .schema.moodle import OPTIONAL_CORE_TABLES
+from ..operations.errors import DatabaseConfigError, DatabaseUnavailable, NotAMoodleSite
+from ..schema import build_schema
+from ..schema.moodle import OPTIONAL_CORE_TABLES
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
 POSTGRES_DIALECT = "postgresql"

@@ -3,7 +3,7 @@ the sync tick every ``ALX_SYNC_TICK_SECONDS`` (:mod:`alxbridge.sync.tick`).
 
 Every worker (and host) may run its own scheduler: each job body runs under the job's database
 lock and records its slot (the hour, quarter or day it belongs to), so exactly one process does
-each run and late starts of the same slot are skipped (see :mod:`alxbridge.jobs`). The tick does the
+each run and late starts of the same slot are skipped (see :mod:`alxbridge.jobs.runner`). The tick does the
 same with its own slot, kept with its place in the log, and takes the sync's lock: one tick at a time
 site-wide, never during a sync run.
 
@@ -15,7 +15,7 @@ engine created before the fork, in ``gunicorn.conf.py``::
 
     def post_fork(server, worker):
         from wsgi import app
-        from alxbridge.scheduler import after_fork
+        from alxbridge.jobs.scheduler import after_fork
         after_fork(app)
 
 For a dedicated scheduler process instead, set ``ALX_SCHEDULER=off`` for the web workers and run
@@ -34,11 +34,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .alerts import check_alerts
-from .jobs import run_job
+from ..alerts import check_alerts
+from ..sync.runs import run_sync
+from ..sync.tick import record_tick_failure, run_tick
 from .retention import run_retention
-from .sync.runs import run_sync
-from .sync.tick import record_tick_failure, run_tick
+from .runner import run_job
 
 log = logging.getLogger(__name__)
 TICK = "tick"

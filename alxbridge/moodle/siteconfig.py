@@ -1,4 +1,6 @@
-"""Moodle's site configuration (``mdl_config``) as the bridge needs it: a few named values at a time.
+"""Moodle's site configuration (``mdl_config``, and other plugins' ``mdl_config_plugins``) as the bridge needs it.
+
+A few named values at a time; the ALX plugin's own settings are :mod:`.plugin_settings`'.
 
 Values set in Moodle's ``config.php`` override the database and are invisible here; the bridge's
 own ``ALX_*`` settings cover the ones that matter (debug level, timezone).
@@ -15,6 +17,13 @@ def core_config(connection, tables, *names):
     config = tables.config
     rows = connection.execute(sa.select(config.c.name, config.c.value).where(config.c.name.in_(names)))
     return dict(rows.all())
+
+
+def plugin_config(connection, tables, plugin, name):
+    """One ``mdl_config_plugins`` value of another plugin (``tool_log | enabled_stores``), or ``None``."""
+    config = tables.config_plugins
+    query = sa.select(config.c.value).where(config.c.plugin == plugin, config.c.name == name)
+    return connection.execute(query).scalar()
 
 
 def site_admin_ids(value):

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from .reporting.company import caller_company
+from ..reporting.company import caller_company
 from .settings_forms.values import InvalidValue, submitted
 
 _SUBNET_ENTRY = re.compile(r"[0-9A-Fa-f.:/-]+")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .plugin_settings import read_plugin_settings
-from .reporting.sessions import IDLE_SECONDS
-from .sync.state import raise_tombstone_horizon
+from ..moodle.plugin_settings import read_plugin_settings
+from ..reporting.sessions import IDLE_SECONDS
+from ..sync.state import raise_tombstone_horizon
 
 BATCH = 5000
 DAY = 86400

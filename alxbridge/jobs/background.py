@@ -1,7 +1,7 @@
 """Sync jobs started from the admin pages: run in a daemon thread of this process, seen from every worker.
 
 A job is one or more :func:`~alxbridge.sync.runs.run_sync` runs under the sync job's database lock
-(:func:`~alxbridge.jobs.run_job`), so it never overlaps the scheduler's, the CLI's or another
+(:func:`~alxbridge.jobs.runner.run_job`), so it never overlaps the scheduler's, the CLI's or another
 admin's sync, on any worker or host. The request that starts it waits only until the thread has
 taken the lock (or found it busy), then answers; the sync itself goes on in the thread.
 
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from .jobs import run_job
+from ..db.upsert import upsert
+from ..sync.runs import error_text, run_sync
 from .locks import SYNC_JOB, NamedLock, has_named_locks
-from .sync.runs import error_text, run_sync
-from .upsert import upsert
+from .runner import run_job
 
 log = logging.getLogger(__name__)
 

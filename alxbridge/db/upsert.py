@@ -1,13 +1,17 @@
-"""Atomic insert-or-update on a unique key, for MySQL/MariaDB, PostgreSQL and SQLite.
+"""Atomic insert-or-update on a unique key, for MySQL/MariaDB, PostgreSQL and SQLite: one row, or many in bounded
+statements.
 
 Read-then-write upserts race under concurrency and raise unique-key errors to whoever loses
 (plugin bug B35); one ``INSERT … ON DUPLICATE KEY UPDATE`` / ``ON CONFLICT DO UPDATE`` does not.
-PostgreSQL and SQLite share the ``ON CONFLICT`` form (and SQLAlchemy's API for it).
+PostgreSQL and SQLite share the ``ON CONFLICT`` form (and SQLAlchemy's API for it). A run's bookkeeping for
+any number of companies is one statement per table (:func:`upsert_rows`).
 """
 
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 ON_CONFLICT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+ROWS_PER_STATEMENT = 500  # bounded statements: SQLite allows 32766 bound values
 
 
 def upsert(connection, table, key, values, on_update=None):
@@ -41,3 +45,14 @@ def upsert_statement(dialect_name, table, key_columns, on_update):
         return statement.on_duplicate_key_update(on_update(statement.inserted))
     statement = ON_CONFLICT_INSERTS[dialect_name](table)
     return statement.on_conflict_do_update(index_elements=list(key_columns), set_=on_update(statement.excluded))
+
+
+def upsert_rows(connection, table, key, rows, on_update):
+    """Insert ``rows`` into ``table``, or update the row with the same unique ``key`` columns.
+
+    ``on_update(new)`` returns ``{column: value or expression}``, where ``new.<column>`` is the
+    proposed row's value and ``table.c.<column>`` the existing one.
+    """
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        connection.execute(upsert_statement(connection.dialect.name, table, key, on_update).values(chunk))

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import xlsxwriter
 
-from .metrics.limits import all_companies
-from .metrics.tokens import mask, plugin_service
-from .reporting.formatting import plugin_date
-from .tokens import SERVICE_SHORTNAMES
+from ..metrics.limits import all_companies
+from ..moodle.tokens import SERVICE_SHORTNAMES, mask, plugin_service
+from ..reporting.formatting import plugin_date
 
 TIME_RANGES = {
     "1h": ("Last Hour", 3600),

@@ -3,7 +3,7 @@
 Rows live in ``local_alx_api_settings``, whose ``setting_value`` is a TINYINT (−128…127) in the
 plugin's schema: every number is accepted in the plugin's range intersected with 0…127 (the daily
 limit up to the global limit's maximum: a value above 127 is kept in
-``local_alxbridge_company_setting``, see :func:`~alxbridge.plugin_settings.write_company_setting`) and
+``local_alxbridge_company_setting``, see :func:`~alxbridge.moodle.plugin_settings.write_company_setting`) and
 the admin is told when a value does not fit (the plugin let 168, 720, 1440 or 10000 through and the database
 clamped or refused them, finding 4). A setting the submission leaves out keeps its stored value, so
 inputs a page disables for a sync mode wipe nothing (finding 5). Rows are written only for values
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ..plugin_settings import COURSE_SETTING_PREFIX, delete_company_settings, write_company_setting
-from ..sync.scope import visible_company_courses
+from ...moodle.plugin_settings import COURSE_SETTING_PREFIX, delete_company_settings, write_company_setting
+from ...sync.scope import visible_company_courses
 from .plugin import RATE_LIMIT as GLOBAL_RATE_LIMIT
 from .values import Change, FormState, WholeNumber, parse_choice, parse_submitted, parse_switch
 

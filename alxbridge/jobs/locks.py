@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from .database import MYSQL_DIALECTS, POSTGRES_DIALECT
-from .errors import BridgeError
-from .upsert import upsert
+from ..db.database import MYSQL_DIALECTS, POSTGRES_DIALECT
+from ..db.upsert import upsert
+from ..operations.errors import BridgeError
 
 ROW_LOCK_TTL = 30 * 60
 # The one writer of the reporting table: every sync run, admin sync job, reporting-data clear and sync tick

@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 
 from flask import g, request
 
-from .webservice.php_input import split_name
+from ..webservice.php_input import split_name
 
 access_log = logging.getLogger("alxbridge.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .metrics.tokens import active_token_count, mask, plugin_service
-from .reporting.formatting import plugin_date
+from ..db.upsert import upsert
+from ..reporting.formatting import plugin_date
 from .siteconfig import core_config
-from .tokens import PERMANENT_TOKEN, SERVICE_SHORTNAMES
-from .upsert import upsert
+from .tokens import PERMANENT_TOKEN, SERVICE_SHORTNAMES, active_token_count, mask, plugin_service
 
 FUNCTION_NAME = "local_alx_report_api_get_course_progress"
 # The function as the plugin's db/services.php declares it (Moodle writes this row when it installs the plugin).

@@ -1,0 +1,1 @@
+"""The database connection, statements built once, and atomic upserts: no Moodle knowledge here."""
