@@ -9,6 +9,7 @@ folder replaced (tests/nginx_support.py). The client connects from 127.0.0.2 so 
 import http.client
 import json
 import re
+import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -148,9 +149,16 @@ def test_no_token_reaches_any_nginx_log(proxy, bridge):
     status, _, _ = get(proxy.port, progress_path(token))
     assert status == 200
     _, headers, _ = get(proxy.port, "/local/alx_report_api/login.php")
-    logs = {path.name: path.read_text() for path in proxy.log_files()}
+    # nginx writes a request's line once the request is finalised, which can be just after the client has the answer.
+    line_id = f"rid={headers['X-Request-Id']}"
+    deadline = time.monotonic() + 10
+    while True:
+        logs = {path.name: path.read_text() for path in proxy.log_files()}
+        if line_id in logs.get("alxbridge-access.log", "") or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert "alxbridge-access.log" in logs and "/webservice/rest/server.php" in logs["alxbridge-access.log"]
-    assert f"rid={headers['X-Request-Id']}" in logs["alxbridge-access.log"]
+    assert line_id in logs["alxbridge-access.log"]
     leaks = [name for name, text in logs.items() if token in text or "wstoken" in text]
     assert leaks == []
 

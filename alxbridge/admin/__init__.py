@@ -16,6 +16,7 @@ bp = Blueprint(
 )
 
 from . import (  # noqa: E402,F401 - modules register their routes on bp
+    alert_history,
     alert_tests,
     api_performance,
     company_settings,

@@ -1,5 +1,7 @@
 """``test_email_alert.php`` and ``test_alerts.php``: send a test alert and show how it went.
 
+``test_alerts.php`` also posts a test message to the Slack or Teams webhook (``action=send_channel_test``).
+
 Both call :func:`alxbridge.alerts.manual.send_test_alert`; the first as the plugin's mail check
 (everything bypassed), the second through the normal alert path with a chosen type and severity
 (the plugin's version never fired: PARAM_ALPHA turned ``send_test`` into ``sendtest``, B2).
@@ -9,7 +11,8 @@ from flask import current_app, flash, g, request, url_for
 from werkzeug.utils import redirect
 
 from ..alerts.mail import MailConfigError, smtp_server
-from ..alerts.manual import NO_MAIL_SERVER, TEST_TYPES, send_test_alert
+from ..alerts.manual import NO_MAIL_SERVER, TEST_TYPES, send_channel_test, send_test_alert
+from ..alerts.webhooks import CHANNELS, shown_url
 from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts
 from ..moodle.plugin_settings import SEVERITIES, read_plugin_settings
@@ -37,10 +40,28 @@ def _page(template, title, endpoint, **context):
         settings = read_plugin_settings(connection, database.tables)
         alerts = recent_alerts(connection, database.tables, limit=10)
     mail_server, mail_problem = _mail_server()
+    channels = [(channel, shown_url(url) if (url := channel.url(settings)) else None) for channel in CHANNELS]
     return render_page(
         template, title=title, active=endpoint, settings=settings, alerts=alerts, timezone=moment.timezone,
-        mail_server=mail_server, mail_problem=mail_problem, **context,
+        mail_server=mail_server, mail_problem=mail_problem, channels=channels, **context,
     )  # fmt: skip
+
+
+def _send_to_channel(channel_name):
+    """Post a test message to one chat webhook and flash how it went."""
+    if channel_name not in {channel.name for channel in CHANNELS}:
+        flash("Choose Slack or Microsoft Teams: nothing was sent.", "error")
+        return redirect(url_for("admin.test_alerts"))
+    channel, error = send_channel_test(
+        get_database(), channel_name=channel_name, triggered_by=g.admin.fullname,
+        site_url=site_url(current_app.config, request), now=get_database().now(),
+        timezone=current_app.config.get("ALX_TIMEZONE"),
+    )  # fmt: skip
+    if error is None:
+        flash(f"✅ Test message posted to {channel.label}.", "success")
+    else:
+        flash(f"❌ Not posted to {channel.label}: {error}.", "error")
+    return redirect(url_for("admin.test_alerts"))
 
 
 def _send(endpoint, alert_type, severity, **options):
@@ -79,6 +100,8 @@ def test_email_alert():
 def test_alerts():
     if request.method == "POST":
         alert_type, severity = request.form.get("alert_type"), request.form.get("severity")
+        if request.form.get("action") == "send_channel_test":
+            return _send_to_channel(request.form.get("channel"))
         if request.form.get("action") != "send_test":
             flash("Unknown action: nothing was sent.", "error")
         elif alert_type not in TEST_TYPES or severity not in SEVERITIES:

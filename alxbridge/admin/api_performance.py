@@ -2,6 +2,7 @@
 
 Corrected from the plugin: response times and errors from the columns that exist, the limits the
 web service applies, no random chart values, and the 30-day window the product guide describes.
+Added from the guide: each company's share of the window's calls and the errors by category.
 "Clear API cache" retires the cached answers of one company (or all) in the bridge's response cache,
 which is what serves them, by bumping the company's cache generation, and deletes its rows of the
 plugin's cache table, instead of purging every Moodle cache; "Test all endpoints" runs five probes.
@@ -21,7 +22,8 @@ from ..metrics.api_usage import (
     user_usage_today,
 )
 from ..metrics.cache import cache_outcomes, cache_rows, delete_cache_rows
-from ..metrics.company_performance import company_performance
+from ..metrics.company_performance import company_performance, traffic_shares
+from ..metrics.error_analysis import error_categories
 from ..metrics.limits import all_companies
 from ..metrics.probes import run_probes
 from ..metrics.tokens import token_counts
@@ -55,15 +57,19 @@ def _page(window, probes=None):
         since = buckets[0][0]
         flow = traffic(connection, tables, buckets)
         users = user_usage_today(connection, tables, limits, moment)
+        stats = call_stats(connection, tables, since, moment.now)
+        companies = company_performance(connection, tables, limits, moment, since)
         context = {
-            "stats": call_stats(connection, tables, since, moment.now),
+            "stats": stats,
             "cache": cache_outcomes(connection, tables, since, moment.now),
             "flow": flow,
             "summary": flow_summary(flow),
             "bands": response_time_bands(connection, tables, since, moment.now),
             "quota": quota_summary(users),
             "tokens": token_counts(connection, tables, moment.now),
-            "companies": company_performance(connection, tables, limits, moment, since),
+            "companies": companies,
+            "shares": traffic_shares(companies, stats.calls),
+            "error_categories": error_categories(connection, tables, since, moment.now),
             "cache_table": cache_rows(connection, tables, moment.now),
             "company_list": all_companies(connection, tables),
         }

@@ -7,16 +7,16 @@ POSTs carry ``settings_action=save`` (one company's settings, as on ``company_se
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 
 from ..extensions import get_database
+from ..metrics.alert_history import pending_alerts
 from ..metrics.api_usage import CallStats, call_stats, traffic
 from ..metrics.client_kinds import CLIENT_DAYS, clients_by_company
 from ..metrics.limits import DailyLimits
 from ..metrics.overview import overview
 from ..metrics.reporting_data import company_data
 from ..metrics.security import SecurityStatus, security_status
-from ..metrics.sync import scheduler_timezone
 from ..metrics.sync_state import SyncOverview, sync_overview
 from ..metrics.tokens import token_counts
 from ..moodle.plugin_settings import read_plugin_settings, write_plugin_config
@@ -62,11 +62,10 @@ class OverviewTab:
 
 def overview_tab(connection, tables, moment):
     settings = read_plugin_settings(connection, tables)
-    zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     return OverviewTab(
         api=call_stats(connection, tables, moment.day_ago, moment.now),
         hourly=traffic(connection, tables, moment.hour_buckets()),
-        sync=sync_overview(connection, tables, settings, moment, zone),
+        sync=sync_overview(connection, tables, settings, moment),
         rows_by_company=[company for company in company_data(connection, tables) if company.active],
         active_tokens=token_counts(connection, tables, moment.now).active,
         security=security_status(connection, tables, settings, moment, https=request.is_secure),
@@ -82,7 +81,8 @@ def save_config_form(form):
     database = get_database()
     with database.begin() as connection:
         current = config_form.current_config(connection, database.tables)
-        writes, changes, errors = config_form.parse_config_form(form, current)
+        webhooks = config_form.stored_webhooks(connection, database.tables)
+        writes, changes, errors = config_form.parse_config_form(form, current, webhooks)
         if errors:
             return errors
         write_plugin_config(connection, database.tables, writes)
@@ -101,11 +101,13 @@ def _page(tab, companyid=0, form=None, errors=(), status=200):
         }
         if tab == "overview":
             context["overview"] = overview_tab(connection, database.tables, moment)
+            context["pending_alerts"] = pending_alerts(connection, database.tables)
         elif tab == "companies":
             context["panel"] = company_panel(connection, database.tables, companyid, moment, form, errors)
         elif tab == "settings":
             context["config"] = config_form.config_state(connection, database.tables, form)
             context["config_errors"] = errors
+            context["webhooks"] = config_form.webhook_state(connection, database.tables)
     return render_page(
         "admin/control_center.html", title="ALX Report API Control Center", active="admin.control_center",
         tabs=TABS, tab=tab, config_form=config_form, status=status, timezone=moment.timezone, **context,

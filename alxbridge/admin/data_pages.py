@@ -23,7 +23,9 @@ from ..metrics.reporting_data import (
 from ..sync.maintenance import clear_under_lock
 from . import bp
 from .layout import render_page, site_moment
-from .sync_pages import chosen_company, company_names, running_sync, start_job
+from .sync_pages import chosen_company, company_names, finished_job, running_sync, start_job
+
+NAMED_COMPANIES = 3  # a populate job's title names up to this many companies, else counts them
 
 
 def _populate_page(database, errors=(), form=None, status=200):
@@ -35,6 +37,9 @@ def _populate_page(database, errors=(), form=None, status=200):
             "running": running_sync(connection, database),
             "moment": site_moment(connection),
         }
+        context["last_job"] = finished_job(
+            connection, database, context["moment"].now, "admin.populate_reporting_table"
+        )
     return render_page(
         "admin/populate_reporting_table.html", title="Populate Reporting Table",
         active="admin.populate_reporting_table", status=status, errors=errors, form=form or {}, **context,
@@ -65,7 +70,12 @@ def _populate(database):
         form = {"action": "populate", "company_ids": request.form.getlist("company_ids"),
                 "company_all": request.form.get("company_all")}  # fmt: skip
         return _populate_page(database, errors, form, status=400)
-    where = "all companies" if companyids is None else f"{len(companyids)} company(ies)"
+    if companyids is None:
+        where = "all companies"
+    elif len(companyids) <= NAMED_COMPANIES:
+        where = ", ".join(names[companyid] for companyid in companyids)
+    else:
+        where = f"{len(companyids)} companies"
     spec = JobSpec("populate", f"Populate reporting table: full sync of {where}", full=True, companyids=companyids)
     return start_job(spec, "admin.populate_reporting_table")
 

@@ -41,6 +41,7 @@ NAVIGATION = (
         NavItem("API performance & security", "admin.advanced_monitoring"),
         NavItem("Rate limit monitor", "admin.check_rate_limit"),
         NavItem("Unified dashboard", "admin.unified_monitoring_dashboard"),
+        NavItem("Alert history", "admin.alert_history_page"),
     )),
     ("Tools", (
         NavItem("Fix missing tables", "admin.fix_missing_tables"),

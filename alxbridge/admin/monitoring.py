@@ -1,12 +1,15 @@
-"""``monitoring_dashboard_new.php``: the three-tab monitor (Auto-Sync, Performance, Security) of the product's guide.
+"""``monitoring_dashboard_new.php``: the product guide's three-tab monitor (Auto-Sync, Performance, Security), and
+System Health.
 
 ``monitoring_dashboard.php`` (the plugin's "System Health & Alerts", whose numbers came from
-missing tables and columns) shows the same three tabs: the plugin's admin menu already sent its
-"Monitoring" entry to the new dashboard. The tab is chosen server-side by ``?tab=``.
+missing tables and columns) shows the same tabs, opening on System Health: the storage and indexes
+of the plugin's and the bridge's tables and the host's memory and load, which only that page had.
+The tab is chosen server-side by ``?tab=``.
 """
 
-from flask import current_app, request
+from flask import request
 
+from ..extensions import get_database
 from ..metrics.alert_log import recent_alerts, site_admins
 from ..metrics.api_usage import call_stats, recent_errors, traffic, user_usage_today
 from ..metrics.cache import cache_outcomes
@@ -14,22 +17,27 @@ from ..metrics.company_performance import company_performance
 from ..metrics.overview import active_reporting_rows, company_count
 from ..metrics.refusals import refusal_report
 from ..metrics.security import security_status
-from ..metrics.sync import scheduler_timezone, trend_summary
+from ..metrics.sync import trend_summary
 from ..metrics.sync_activity import company_syncs, sync_days
 from ..metrics.sync_state import sync_overview
+from ..metrics.system_health import host_health, table_health
 from ..metrics.tokens import token_counts
 from . import bp
 from .layout import monitoring_reads, render_page
 
-TABS = (("autosync", "Auto-Sync"), ("performance", "Performance"), ("security", "Security"))
+TABS = (
+    ("autosync", "Auto-Sync"),
+    ("performance", "Performance"),
+    ("security", "Security"),
+    ("health", "System Health"),
+)
 RECENT_ROWS = 20
 
 
 def _autosync(connection, tables, settings, limits, moment):
-    zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     days = sync_days(connection, tables, moment)
     return {
-        "sync": sync_overview(connection, tables, settings, moment, zone),
+        "sync": sync_overview(connection, tables, settings, moment),
         "days": days,
         "trend": trend_summary(days),
         "companies": company_syncs(connection, tables, moment),
@@ -59,13 +67,17 @@ def _security(connection, tables, settings, limits, moment):
     }
 
 
-TAB_DATA = {"autosync": _autosync, "performance": _performance, "security": _security}
+def _health(connection, tables, settings, limits, moment):
+    return {"database": table_health(connection, get_database()), "host": host_health()}
+
+
+TAB_DATA = {"autosync": _autosync, "performance": _performance, "security": _security, "health": _health}
 
 
 @bp.route("/monitoring_dashboard_new.php")
-def monitoring_dashboard_new():
-    tab = request.args.get("tab", "autosync")
-    tab = tab if tab in TAB_DATA else "autosync"
+def monitoring_dashboard_new(default_tab="autosync"):
+    tab = request.args.get("tab", default_tab)
+    tab = tab if tab in TAB_DATA else default_tab
     with monitoring_reads() as (connection, tables, moment, settings, limits):
         context = TAB_DATA[tab](connection, tables, settings, limits, moment)
         companies = company_count(connection, tables)
@@ -77,4 +89,4 @@ def monitoring_dashboard_new():
 
 @bp.route("/monitoring_dashboard.php")
 def monitoring_dashboard():
-    return monitoring_dashboard_new()
+    return monitoring_dashboard_new(default_tab="health")

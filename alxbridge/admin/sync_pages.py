@@ -13,7 +13,7 @@ from ..extensions import get_database
 from ..jobs.background import JobSpec, latest_job, read_job, start_sync_job, sync_lock_held
 from ..jobs.scheduler import scheduler_enabled
 from ..metrics.freshness import read_freshness
-from ..metrics.limits import all_companies
+from ..metrics.limits import DailyLimits, all_companies
 from ..metrics.reporting_data import company_data, orphaned_rows, reporting_status
 from ..metrics.sync import (
     api_configured_companies,
@@ -22,11 +22,12 @@ from ..metrics.sync import (
     recent_runs,
     running_run,
     scheduler_health,
-    scheduler_timezone,
     sync_run,
     trend_summary,
 )
 from ..metrics.sync_activity import company_syncs, sync_days
+from ..metrics.sync_intelligence import data_efficiency, sync_mode_distribution
+from ..moodle.plugin_settings import read_plugin_settings
 from ..sync.maintenance import request_membership_recheck
 from . import bp
 from .layout import render_page, site_moment
@@ -77,6 +78,15 @@ def running_sync(connection, database):
     return None
 
 
+def finished_job(connection, database, now, page):
+    """The latest admin job if it has finished and was started from ``page`` (an endpoint of
+    :data:`JOB_PAGES`), for the page's link to its results; else ``None``."""
+    job = latest_job(connection, database, now)
+    if job is None or job.running or JOB_PAGES.get(job.kind) != page:
+        return None
+    return job
+
+
 def start_job(spec, back):
     """Start ``spec`` in the background: redirect to its status page, or back with the reason it did not start."""
     database = get_database()
@@ -110,6 +120,7 @@ def _sync_form(database, errors=(), form=None, status=200):
             "companies": company_data(connection, tables),
             "orphans": orphaned_rows(connection, tables),
             "running": running_sync(connection, database),
+            "last_job": finished_job(connection, database, moment.now, "admin.sync_reporting_data"),
             "freshness": read_freshness(
                 connection, tables, moment.now, current_app.config.get("ALX_SYNC_TICK_SECONDS") or 0
             ),
@@ -162,18 +173,21 @@ QUICK_LINKS = (
 def auto_sync_status():
     database = get_database()
     tables = database.tables
-    timezone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
     with database.connect() as connection:
         moment = site_moment(connection)
-        jobs = scheduler_health(connection, tables, moment.now, timezone)
+        scheduler = scheduler_health(connection, tables, moment.now, moment.timezone)
         days = sync_days(connection, tables, moment)
+        week_start = moment.day_buckets(len(days))[0][0]
+        limits = DailyLimits(connection, tables, read_plugin_settings(connection, tables))
         context = {
             "stats": last_sync_stats(connection, tables),
-            "jobs": jobs,
-            "sync_health": next(job for job in jobs if job.name == "sync"),
+            "scheduler": scheduler,
+            "sync_health": scheduler.job("sync"),
             "days": days,
             "trend": trend_summary(days),
-            "average_seconds": average_run_seconds(connection, tables, moment.day_buckets(len(days))[0][0], moment.now),
+            "average_seconds": average_run_seconds(connection, tables, week_start, moment.now),
+            "modes": sync_mode_distribution(connection, tables, all_companies(connection, tables)),
+            "efficiency": data_efficiency(connection, tables, limits, week_start, moment.now),
             "companies": company_syncs(connection, tables, moment),
             "breakdown": {c.companyid: c for c in company_data(connection, tables)},
             "configured": api_configured_companies(connection, tables),
@@ -187,7 +201,7 @@ def auto_sync_status():
     links = [(endpoint, label) for endpoint, label in QUICK_LINKS if endpoint in current_app.view_functions]
     return render_page(
         "admin/auto_sync_status.html", title="Auto-Sync Intelligence", active="admin.auto_sync_status",
-        moment=moment, scheduler_here=scheduler_enabled(current_app), scheduler_zone=str(timezone), links=links,
+        moment=moment, scheduler_here=scheduler_enabled(current_app), links=links,
         **context,
     )  # fmt: skip
 

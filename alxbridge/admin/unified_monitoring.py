@@ -6,10 +6,11 @@ Overview, Database Performance, API Performance, Security. The plugin's fabricat
 (dead in the plugin) deletes the expired cache-table rows, then redirects with a message.
 """
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 
 from ..alerts.health import system_health
 from ..extensions import get_database
+from ..metrics.alert_history import pending_alerts
 from ..metrics.alert_log import alert_counts
 from ..metrics.api_usage import call_stats, endpoint_stats, top_consumers, traffic, user_usage, user_usage_today
 from ..metrics.cache import cache_outcomes, cache_rows, delete_expired_cache_rows
@@ -17,7 +18,7 @@ from ..metrics.moment import HOUR
 from ..metrics.overview import company_count
 from ..metrics.reporting_data import reporting_status
 from ..metrics.security import overall_status, security_status
-from ..metrics.sync import api_configured_companies, scheduler_timezone, trend_summary
+from ..metrics.sync import api_configured_companies, trend_summary
 from ..metrics.sync_activity import sync_days
 from ..metrics.sync_state import sync_overview
 from . import bp
@@ -52,9 +53,8 @@ def unified_monitoring_dashboard():
         days = sync_days(connection, tables, moment)
         health = system_health(connection, tables, settings, moment.now)
         security = security_status(connection, tables, settings, moment, request.scheme == "https")
-        zone = scheduler_timezone(current_app.config.get("ALX_TIMEZONE"))
         context = {
-            "sync": sync_overview(connection, tables, settings, moment, zone),
+            "sync": sync_overview(connection, tables, settings, moment),
             "trend": trend_summary(days),
             "days": days,
             "companies": company_count(connection, tables),
@@ -63,6 +63,7 @@ def unified_monitoring_dashboard():
             "security": security,
             "system_status": overall_status(health.score, security),
             "alerts": alert_counts(connection, tables, moment.day_ago),
+            "pending_alerts": pending_alerts(connection, tables),
             "reporting": reporting_status(connection, tables),
             "cache_table": cache_rows(connection, tables, moment.now),
             "cache": cache_outcomes(connection, tables, moment.day_ago, moment.now),

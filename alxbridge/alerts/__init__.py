@@ -2,7 +2,8 @@
 
 Everything is governed by the plugin's global settings: nothing runs while ``enable_alerting`` is
 off, mail goes out only with ``enable_email_alerts`` on, recipients in ``alert_emails`` and an
-``ALX_SMTP_URL`` configured (otherwise alerts are stored, not mailed).
+``ALX_SMTP_URL`` configured (otherwise alerts are stored, not mailed). New alerts are also posted to
+the Slack and Teams webhooks that are set (:mod:`.webhooks`).
 """
 
 import socket
@@ -14,6 +15,7 @@ from ..moodle.siteconfig import core_config, site_timezone
 from .dispatch import resolve_cleared, store_alert
 from .mail import alert_email, send_messages, smtp_server
 from .rules import RULE_TYPES, current_conditions
+from .webhooks import post_alerts
 
 
 @dataclass
@@ -24,6 +26,8 @@ class AlertCheckResult:
     resolved: int = 0
     mailed: int = 0
     mail_failures: list = field(default_factory=list)
+    posted: int = 0  # chat messages accepted by a webhook
+    post_failures: list = field(default_factory=list)
 
     def summary(self):
         if self.skipped_because:
@@ -32,6 +36,10 @@ class AlertCheckResult:
         text += f", {self.mailed} e-mail(s) sent"
         if self.mail_failures:
             text += f"; e-mail failed: {'; '.join(self.mail_failures)}"
+        if self.posted or self.post_failures:
+            text += f", {self.posted} chat message(s) posted"
+        if self.post_failures:
+            text += f"; chat failed: {'; '.join(self.post_failures)}"
         return text
 
 
@@ -67,4 +75,7 @@ def check_alerts(database, *, smtp_url=None, site_url=None, timezone=None, tick_
             for recipient in settings.alert_emails
         ]
         result.mailed, result.mail_failures = send_messages(smtp_server(smtp_url), messages)
+    if result.raised:
+        raised = [condition for _, condition in result.raised]
+        result.posted, result.post_failures = post_alerts(settings, raised, site_url=site_url, timezone=zone, now=now)
     return result

@@ -22,6 +22,7 @@ ADVICE = {
     "health": "Open the monitoring dashboard and fix the checks marked as errors or warnings.",
     "performance": "Look at the API log for the failing or busiest clients and at the database load.",
     "sync": "Read the last sync run's message, fix the cause, then run: flask --app wsgi alx sync",
+    "storage": "Lower the log retention (log_retention_days) so the daily clean-up keeps the API log smaller.",
 }
 DEFAULT_ADVICE = "Review the monitoring dashboard and the logs."
 SMTP_TIMEOUT = 20
@@ -63,21 +64,43 @@ def smtp_server(url):
     )
 
 
-def _title(word):
+def title_case(word):
     return word[:1].upper() + word[1:]  # PHP's ucfirst: "rate_limit" → "Rate_limit"
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """What every channel (e-mail, Slack, Teams) says about one alert."""
+
+    icon: str
+    colour: str
+    when: str
+    details: dict  # the alert's plain values
+    advice: str
+    dashboard: str
+
+
+def alert_notice(alert, *, site_url, timezone, now):
+    """The :class:`AlertNotice` of one alert (``alert`` is a rules.Condition)."""
+    return AlertNotice(
+        icon=SEVERITY_ICONS.get(alert.severity, "⚠️"),
+        colour=SEVERITY_COLOURS.get(alert.severity, "#6c757d"),
+        when=datetime.fromtimestamp(now, timezone).strftime("%Y-%m-%d %H:%M:%S %Z"),
+        details={key: value for key, value in alert.data.items() if isinstance(value, (str, int, float, bool))},
+        advice=ADVICE.get(alert.alert_type, DEFAULT_ADVICE),
+        dashboard=f"{site_url.rstrip('/')}/local/alx_report_api/advanced_monitoring.php",
+    )
 
 
 def alert_email(alert, *, sender, recipient, site_url, timezone, now):
     """The e-mail for one stored alert (``alert`` is a rules.Condition)."""
-    icon = SEVERITY_ICONS.get(alert.severity, "⚠️")
-    colour = SEVERITY_COLOURS.get(alert.severity, "#6c757d")
-    when = datetime.fromtimestamp(now, timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
-    details = {key: value for key, value in alert.data.items() if isinstance(value, (str, int, float, bool))}
-    advice = ADVICE.get(alert.alert_type, DEFAULT_ADVICE)
-    dashboard = f"{site_url.rstrip('/')}/local/alx_report_api/advanced_monitoring.php"
+    notice = alert_notice(alert, site_url=site_url, timezone=timezone, now=now)
+    icon, colour, when, details, advice, dashboard = (
+        notice.icon, notice.colour, notice.when, notice.details, notice.advice, notice.dashboard,
+    )  # fmt: skip
 
     message = EmailMessage()
-    message["Subject"] = f"[ALX Report API] {icon} {_title(alert.severity)} Alert: {_title(alert.alert_type)}"
+    message["Subject"] = f"[ALX Report API] {icon} {title_case(alert.severity)} Alert: {title_case(alert.alert_type)}"
     message["From"] = sender
     message["To"] = recipient
     lines = [alert.message, "", f"Time: {when}", f"System: {site_url}", "Plugin: ALX Report API", ""]
@@ -90,8 +113,8 @@ def alert_email(alert, *, sender, recipient, site_url, timezone, now):
     )
     message.add_alternative(
         f"""<html><body style="font-family: sans-serif">
-<div style="background: {colour}; color: #fff; padding: 12px"><h2>{icon} {html.escape(_title(alert.severity))}
-alert: {html.escape(_title(alert.alert_type))}</h2></div>
+<div style="background: {colour}; color: #fff; padding: 12px"><h2>{icon} {html.escape(title_case(alert.severity))}
+alert: {html.escape(title_case(alert.alert_type))}</h2></div>
 <p>{html.escape(alert.message)}</p>
 <p>Time: {html.escape(when)}<br>System: {html.escape(site_url)}<br>Plugin: ALX Report API</p>
 {f"<h3>Details</h3><table>{rows}</table>" if rows else ""}

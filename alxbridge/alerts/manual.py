@@ -7,6 +7,7 @@ normal path instead (the plugin's never fired, B2): ``enable_alerting``, ``alert
 ``alert_cooldown`` and ``enable_email_alerts`` apply, except that an admin may bypass the threshold
 and the cooldown. Test alerts have their own subject (``test``), so they never silence a real alert.
 The alert data says who sent the test and from which site, never anything about the server (S8).
+:func:`send_channel_test` posts the same test alert to one chat webhook without storing anything.
 """
 
 import dataclasses
@@ -19,6 +20,7 @@ from . import alert_sender
 from .dispatch import SEVERITY_RANK, store_alert
 from .mail import MailConfigError, alert_email, send_messages, smtp_server
 from .rules import Condition
+from .webhooks import CHANNELS, post_alert
 
 TEST_TYPES = ("health", "performance", "security", "rate_limit")
 TEST_SUBJECT = "test"
@@ -69,6 +71,27 @@ def _mail_skipped_because(settings, smtp_url, honour_switches):
     return None
 
 
+def _test_condition(alert_type, severity, triggered_by, site_url, now, zone):
+    return Condition(
+        alert_type, severity, TEST_SUBJECT, TEST_MESSAGE,
+        {"test_type": "Manual test", "triggered_by": triggered_by, "timestamp": plugin_date(now, zone),
+         "system": site_url},
+    )  # fmt: skip
+
+
+def send_channel_test(database, *, channel_name, triggered_by, site_url, now, timezone=None):
+    """Post a test alert to one chat channel; ``(Channel, error or None)``; ``error`` says when none is set."""
+    channel = next(channel for channel in CHANNELS if channel.name == channel_name)
+    with database.connect() as connection:
+        settings = read_plugin_settings(connection, database.tables)
+        zone = site_timezone(connection, database.tables, timezone)
+    url = channel.url(settings)
+    if not url:
+        return channel, f"no {channel.label} webhook is set (Control Center, System Configuration)"
+    condition = _test_condition("performance", "medium", triggered_by, site_url, now, zone)
+    return channel, post_alert(channel, url, condition, site_url=site_url, timezone=zone, now=now)
+
+
 def send_test_alert(database, *, alert_type, severity, triggered_by, smtp_url, site_url, now, timezone=None,
                     honour_switches=True, bypass_filters=False):  # fmt: skip
     """Store the test alert (unless a switch, the threshold or the cooldown holds it) and mail it.
@@ -86,11 +109,7 @@ def send_test_alert(database, *, alert_type, severity, triggered_by, smtp_url, s
         result.held_because = _held_because(settings, severity, honour_switches, bypass_filters)
         if result.held_because:
             return result
-        condition = Condition(
-            alert_type, severity, TEST_SUBJECT, TEST_MESSAGE,
-            {"test_type": "Manual test", "triggered_by": triggered_by, "timestamp": plugin_date(now, zone),
-             "system": site_url},
-        )  # fmt: skip
+        condition = _test_condition(alert_type, severity, triggered_by, site_url, now, zone)
         applied = settings
         if bypass_filters:  # the normal path with filters that let everything through
             applied = dataclasses.replace(settings, alert_threshold=SEVERITIES[0], alert_cooldown_minutes=0)

@@ -14,7 +14,15 @@ on every condition, so that one user's violation neither silences nor duplicates
 * ``sync``/high when the latest sync run failed for a company, ``sync``/medium when no run has
   succeeded for :data:`STALE_SYNC_AFTER` (the product's monitoring guide asks for both);
 * ``sync``/medium about the tick when it should run but has not caught up with Moodle's log for
-  longer than its lag threshold (:mod:`alxbridge.metrics.freshness`).
+  longer than its lag threshold (:mod:`alxbridge.metrics.freshness`);
+* the product documents' service levels over the last hour (:mod:`alxbridge.metrics.service_levels`),
+  once it has at least :data:`MIN_CALLS` calls (one failure in two calls is not an outage), each
+  threshold a setting where 0 switches the rule off: ``performance``/medium when the average
+  response is above ``response_time_warning_threshold`` (2 s), critical above
+  ``response_time_critical_threshold`` (5 s); ``performance``/high when the error rate is above
+  ``error_rate_threshold`` (5 %); ``performance``/medium when the success rate of attempts is below
+  ``success_rate_threshold`` (95 %) or the cache hit rate below ``cache_hit_rate_threshold`` (70 %);
+* ``storage``/medium when the API log holds more than ``log_rows_threshold`` rows.
 """
 
 from dataclasses import dataclass
@@ -23,6 +31,7 @@ import sqlalchemy as sa
 
 from ..metrics.freshness import lag_threshold, read_freshness
 from ..metrics.limits import DailyLimits
+from ..metrics.service_levels import api_log_rows, service_levels
 from ..reporting.quota import local_midnight
 from .health import system_health
 
@@ -38,7 +47,9 @@ CRITICAL_ERROR_PATTERNS = (
     "authentication failed",
 )
 STALE_SYNC_AFTER = 2 * 3600
-RULE_TYPES = ("rate_limit", "health", "performance", "sync")  # open alerts of these types get resolved
+SERVICE_LEVEL_WINDOW = 3600
+MIN_CALLS = 10
+RULE_TYPES = ("rate_limit", "health", "performance", "sync", "storage")  # open alerts of these types get resolved
 
 
 @dataclass(frozen=True)
@@ -219,6 +230,109 @@ def tick_conditions(connection, tables, now, tick_seconds):
     ]
 
 
+def _seconds(ms):
+    return f"{ms / 1000:.2f} s"
+
+
+def response_time_condition(levels, settings):
+    average, warning, critical = (
+        levels.avg_response_ms,
+        settings.response_time_warning_ms,
+        settings.response_time_critical_ms,
+    )
+    if average is None:
+        return None
+    if critical and average > critical:
+        severity = "critical"
+    elif warning and average > warning:
+        severity = "medium"
+    else:
+        return None
+    limits = ", ".join(
+        f"{name} above {_seconds(ms)}" for name, ms in (("alert", warning), ("critical", critical)) if ms
+    )
+    return Condition(
+        "performance",
+        severity,
+        "response_time",
+        f"Slow API: average response {_seconds(average)} over the last hour's {levels.calls} calls ({limits})",
+        {"average_response_ms": average, "calls": levels.calls, "warning_ms": warning, "critical_ms": critical},
+    )
+
+
+def error_rate_condition(levels, settings):
+    threshold, rate = settings.error_rate_threshold, levels.error_rate
+    if not threshold or rate is None or rate <= threshold:
+        return None
+    return Condition(
+        "performance",
+        "high",
+        "error_rate",
+        f"High error rate: {rate}% of the last hour's calls failed ({levels.errors} of {levels.calls}; "
+        f"alert above {threshold}%)",
+        {"error_rate": rate, "errors": levels.errors, "calls": levels.calls, "threshold": threshold},
+    )
+
+
+def success_rate_condition(levels, settings):
+    threshold, rate = settings.success_rate_threshold, levels.success_rate
+    if not threshold or rate is None or rate >= threshold:
+        return None
+    succeeded = levels.calls - levels.errors
+    return Condition(
+        "performance",
+        "medium",
+        "success_rate",
+        f"Low success rate: {rate}% of the last hour's attempts succeeded ({succeeded} of {levels.attempts}: "
+        f"{levels.errors} failed, {levels.refused} refused before running; alert below {threshold}%)",
+        {"success_rate": rate, "succeeded": succeeded, "attempts": levels.attempts, "errors": levels.errors,
+         "refused": levels.refused, "threshold": threshold},
+    )  # fmt: skip
+
+
+def cache_hit_rate_condition(levels, settings):
+    threshold, cache = settings.cache_hit_rate_threshold, levels.cache
+    if not threshold or cache.lookups < MIN_CALLS or cache.hit_rate >= threshold:
+        return None
+    return Condition(
+        "performance",
+        "medium",
+        "cache_hit_rate",
+        f"Low cache hit rate: {cache.hit_rate}% over the last hour ({cache.hits} of {cache.lookups} cache lookups; "
+        f"alert below {threshold}%)",
+        {"cache_hit_rate": cache.hit_rate, "hits": cache.hits, "lookups": cache.lookups, "threshold": threshold},
+    )
+
+
+def service_level_conditions(connection, tables, settings, now):
+    """The product documents' thresholds over the last hour, once it had :data:`MIN_CALLS` calls."""
+    levels = service_levels(connection, tables, now - SERVICE_LEVEL_WINDOW, now)
+    if levels.calls < MIN_CALLS:
+        return []
+    rules = (response_time_condition, error_rate_condition, success_rate_condition, cache_hit_rate_condition)
+    return [condition for rule in rules if (condition := rule(levels, settings)) is not None]
+
+
+def storage_conditions(connection, tables, settings):
+    threshold = settings.log_rows_threshold
+    if not threshold:
+        return []
+    rows = api_log_rows(connection, tables)
+    if rows <= threshold:
+        return []
+    retention = settings.log_retention_days
+    kept = f"kept for {retention} days" if retention else "kept for ever (log_retention_days = 0)"
+    return [
+        Condition(
+            "storage",
+            "medium",
+            "api_log",
+            f"The API log holds {rows:,} rows (alert above {threshold:,}); its rows are {kept}",
+            {"log_rows": rows, "threshold": threshold, "log_retention_days": retention},
+        )
+    ]
+
+
 def current_conditions(connection, tables, settings, now, timezone, tick_seconds=0):
     """Every condition that holds at ``now`` (``tick_seconds``: the sync tick's interval, 0 when off)."""
     return [
@@ -228,4 +342,6 @@ def current_conditions(connection, tables, settings, now, timezone, tick_seconds
         *repeated_error_conditions(connection, tables, now),
         *sync_conditions(connection, tables, now),
         *tick_conditions(connection, tables, now, tick_seconds),
+        *service_level_conditions(connection, tables, settings, now),
+        *storage_conditions(connection, tables, settings),
     ]

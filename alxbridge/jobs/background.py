@@ -10,7 +10,8 @@ Progress lives in the database, where any worker can read it. Each run's totals 
 all companies keeps no per-company results. So the job also keeps the row ``admin-sync`` of
 ``local_alxbridge_job`` (the table of the bridge's jobs and their last run): its ``last_status``,
 ``timestarted`` and ``timefinished`` are the latest admin job's, and ``last_message`` holds that
-job's progress as JSON (its token, companies done of how many, each company's outcome, its runs).
+job's progress as JSON (its token, companies done of how many, each company's outcome, its runs,
+and once it has finished the courses and users its runs changed, :mod:`alxbridge.sync.affected`).
 Only the latest admin job is kept there; every run stays in the run history.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from ..db.upsert import upsert
+from ..sync.affected import Affected, job_changes, next_row_id
 from ..sync.runs import error_text, run_sync
 from .locks import SYNC_JOB, NamedLock, has_named_locks
 from .runner import run_job
@@ -96,6 +98,7 @@ class Job:
     companies: list = field(default_factory=list)
     runs: list = field(default_factory=list)
     error: str | None = None
+    affected: Affected | None = None  # set when the runs have finished
 
     @property
     def running(self):
@@ -142,6 +145,7 @@ class Job:
             "token": self.token, "kind": self.kind, "title": self.title, "full": self.full,
             "companyids": self.companyids, "total": self.total, "runs": list(self.runs), "error": self.error,
             "companies": [c.as_data() for c in self.companies],
+            "affected": None if self.affected is None else self.affected.as_data(),
         }  # fmt: skip
 
     def as_data(self):
@@ -156,9 +160,10 @@ class Job:
 def _job_from_row(row):
     data = json.loads(row.last_message)
     companies = [CompanyOutcome(**company) for company in data.pop("companies")]
+    affected = data.pop("affected", None)
     return Job(
         **data, companies=companies, status=row.last_status, timestarted=row.timestarted,
-        timefinished=row.timefinished,
+        timefinished=row.timefinished, affected=None if affected is None else Affected.from_data(affected),
     )  # fmt: skip
 
 
@@ -221,23 +226,38 @@ class _Recorder:
         self.write()
 
 
+def _changes_of(database, job, versions, first_new_id):
+    """What the job's runs changed, by course and user; ``None`` (logged) when it cannot be read: the lists are
+    for display only, and the sync itself has succeeded."""
+    try:
+        with database.connect() as connection:
+            return job_changes(connection, database.tables, versions, first_new_id)
+    except Exception:
+        log.exception("admin sync job %s: its changed courses and users not read", job.token)
+        return None
+
+
 def _body(database, spec, job, lock, handoff):
     """The job under the lock: announce it, prepare, run the syncs; ``run_job``'s ``(status, message, result)``."""
     recorder = _Recorder(database, job)
     job.timestarted = database.now()
     recorder.write()
     handoff.begin()
+    versions = []
     try:
-        if spec.prepare is not None:
-            with database.begin() as connection:
+        with database.begin() as connection:
+            if spec.prepare is not None:
                 spec.prepare(connection, database.tables, database.now())
+            first_new_id = next_row_id(connection, database.tables)
         for companyid in spec.targets:
             result = run_sync(database, full=spec.full, companyid=companyid, origin=ORIGIN, lock=lock,
                               on_company=recorder.company_done)  # fmt: skip
             job.runs.append(result.runid)
+            versions.append(result.version)
     except Exception as error:
         recorder.finish("failed", error_text(error))
         raise
+    job.affected = _changes_of(database, job, versions, first_new_id)
     recorder.finish("failed" if job.failed else "success")
     return job.status, job.summary(), job
 

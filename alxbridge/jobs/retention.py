@@ -7,6 +7,7 @@
   ``tombstone_horizon`` moves up in the same transaction, so a client that last read before the
   purge is served in full rather than missing deletions.
 
+* who acknowledged or resolved an alert, once the alert itself is deleted;
 * refused calls (:mod:`alxbridge.webservice.refusals`) older than ``log_retention_days``, and never
   kept longer than :data:`REFUSAL_RETENTION_DAYS`, so the table stays bounded;
 * read sessions that can no longer matter: abandoned open ones (idle past
@@ -68,7 +69,7 @@ def purges(tables, settings, now):
     logs, alerts, runs = tables.local_alx_api_logs, tables.local_alx_api_alerts, tables.local_alxbridge_sync_run
     cache, reporting = tables.local_alx_api_cache, tables.local_alx_api_reporting
     sessions, quota = tables.local_alxbridge_read_session, tables.local_alxbridge_quota
-    refusals = tables.local_alxbridge_refusal
+    refusals, handling = tables.local_alxbridge_refusal, tables.local_alxbridge_alert_handling
     refusal_days = min(filter(None, (settings.log_retention_days, REFUSAL_RETENTION_DAYS)))
     found = []
     if settings.log_retention_days > 0:
@@ -90,6 +91,8 @@ def purges(tables, settings, now):
         # A day's quota count is read on that day only; two days back covers every timezone's "today".
         Purge("past quota days", quota, quota.c.day < now - 2 * DAY),
         Purge("refused calls", refusals, refusals.c.timeminute < now - refusal_days * DAY),
+        # Runs after the alerts' purge: who handled an alert goes with the alert.
+        Purge("alert handling", handling, ~sa.exists().where(alerts.c.id == handling.c.alertid)),
     ]
     return found
 

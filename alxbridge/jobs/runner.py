@@ -3,10 +3,14 @@
 :func:`run_job` takes the job's database lock; a scheduled start also passes its slot (the
 hour, quarter or day it belongs to) and is skipped when another worker already ran that slot,
 since each worker's scheduler fires its own copy. Each job's last run is kept in
-``local_alxbridge_job`` for the admin pages.
+``local_alxbridge_job`` for the admin pages, and so is the last start of a scheduler (the row
+:data:`SCHEDULER_ROW`), so the pages can tell "started, first run not yet due" from "not running".
 """
 
+import json
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +21,7 @@ from ..operations.errors import BridgeError
 from .locks import job_lock
 
 MESSAGE_LIMIT = 2000
+SCHEDULER_ROW = "scheduler"
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +53,13 @@ def require_owned_tables(database):
 def _record(database, job, **values):
     with database.begin() as connection:
         upsert(connection, database.tables.local_alxbridge_job, {"name": job}, values)
+
+
+def record_scheduler_start(database, timezone):
+    """Note that a scheduler started now, in ``timezone`` (its cron triggers' zone), on this host and process."""
+    details = {"timezone": str(timezone), "host": socket.gethostname(), "pid": os.getpid()}
+    _record(database, SCHEDULER_ROW, last_status="started", last_message=json.dumps(details),
+            timestarted=database.now(), timefinished=0)  # fmt: skip
 
 
 def _last_slot(database, job):

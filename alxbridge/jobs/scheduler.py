@@ -28,17 +28,20 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from ..alerts import check_alerts
+from ..moodle.siteconfig import server_timezone, site_timezone
+from ..operations.errors import BridgeError
 from ..sync.runs import run_sync
 from ..sync.tick import record_tick_failure, run_tick
 from .retention import run_retention
-from .runner import run_job
+from .runner import record_scheduler_start, run_job
 
 log = logging.getLogger(__name__)
 TICK = "tick"
@@ -67,7 +70,7 @@ def alert_job(app, lock):
         timezone=app.config.get("ALX_TIMEZONE"),
         tick_seconds=app.config.get("ALX_SYNC_TICK_SECONDS") or 0,
     )
-    return ("failed" if result.mail_failures else "success"), result.summary(), result
+    return ("failed" if result.mail_failures or result.post_failures else "success"), result.summary(), result
 
 
 def retention_job(app, lock, on_purge=None):
@@ -114,10 +117,34 @@ def run_scheduled_tick(app, interval):
         log.debug("sync tick skipped: %s", result.skipped_because)
 
 
+def scheduler_zone(app):
+    """The site's timezone (the one every admin page shows times in), so "daily at 03:30" is the site's 03:30.
+
+    Read once when the scheduler is built: after a change of Moodle's timezone the admin pages say that
+    the scheduler must be restarted. Without a readable site the server's zone is used.
+    """
+    database = app.extensions["alx_database"]
+    try:
+        with database.connect() as connection:
+            return site_timezone(connection, database.tables, app.config.get("ALX_TIMEZONE"))
+    except (BridgeError, sa.exc.SQLAlchemyError) as error:
+        log.warning("scheduler: the site's timezone could not be read (%s); using the server's", error)
+        return server_timezone()
+
+
+def note_start(app, zone):
+    """Record that the scheduler started (for the admin pages' scheduler health); never stops it from starting."""
+    try:
+        record_scheduler_start(app.extensions["alx_database"], zone)
+    except (BridgeError, sa.exc.SQLAlchemyError):
+        log.warning("scheduler: its start could not be recorded (the database is unavailable)")
+
+
 def build_scheduler(app, scheduler_class=BackgroundScheduler):
-    """A scheduler with the three jobs and the sync tick, in ``ALX_TIMEZONE`` (else the server's zone)."""
-    zone = app.config.get("ALX_TIMEZONE")
-    scheduler = scheduler_class(timezone=ZoneInfo(zone)) if zone else scheduler_class()
+    """A scheduler with the three jobs and the sync tick, in the site's timezone (:func:`scheduler_zone`)."""
+    zone = scheduler_zone(app)
+    scheduler = scheduler_class(timezone=zone)
+    scheduler.add_listener(lambda event: note_start(app, zone), EVENT_SCHEDULER_STARTED)
     for job in JOBS:
         scheduler.add_job(
             run_scheduled,

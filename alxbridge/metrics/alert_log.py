@@ -11,14 +11,19 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..moodle.siteconfig import core_config, site_admin_ids
+from .alert_history import alert_status, with_handling
 
 RATE_LIMIT_TYPES = ("rate_limit_exceeded", "rate_limit")
 
 
 def recent_alerts(connection, tables, limit=20, alert_types=None):
-    """The latest alerts (of ``alert_types`` only, when given), newest first."""
-    alerts = tables.local_alx_api_alerts
-    query = sa.select(alerts).order_by(alerts.c.timecreated.desc(), alerts.c.id.desc()).limit(limit)
+    """The latest alerts (of ``alert_types`` only, when given), newest first, each with its ``status``."""
+    alerts, handling = tables.local_alx_api_alerts, tables.local_alxbridge_alert_handling
+    query = (
+        with_handling(alerts, handling, alerts, alert_status(alerts, handling).label("status"))
+        .order_by(alerts.c.timecreated.desc(), alerts.c.id.desc())
+        .limit(limit)
+    )
     if alert_types:
         query = query.where(alerts.c.alert_type.in_(alert_types))
     return connection.execute(query).all()

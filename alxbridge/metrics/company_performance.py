@@ -120,3 +120,27 @@ def company_performance(connection, tables, limits, moment, since):
             )
         )  # fmt: skip
     return sorted(rows, key=lambda row: (-row.calls, row.company.name))
+
+
+@dataclass(frozen=True)
+class TrafficShare:
+    """A company's calls in the window and its share of every call of the window (the guide's usage breakdown)."""
+
+    name: str
+    companyid: int | None  # None: callers who belong to no company
+    calls: int
+    share: float | None
+
+
+def traffic_shares(performance, total_calls):
+    """The companies of a :func:`company_performance` list that had calls, busiest first, then the calls of callers
+    outside any company (``total_calls`` is every call of the same window), so the shares add up to 100 %."""
+    shares = [
+        TrafficShare(row.company.name, row.company.id, row.calls, percent(row.calls, total_calls))
+        for row in performance
+        if row.calls
+    ]
+    outside = total_calls - sum(share.calls for share in shares)
+    if outside:
+        shares.append(TrafficShare("Callers without a company", None, outside, percent(outside, total_calls)))
+    return shares

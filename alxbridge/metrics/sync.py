@@ -2,21 +2,20 @@
 
 Runs per day and the per-company sync table are :mod:`.sync_activity`'s (the monitoring
 dashboard shows them too). Scheduler health replaces the plugin's ``task_scheduled`` and
-``lastcronstart``: the bridge's own scheduler records each job's last scheduled slot in
-``local_alxbridge_job``.
+``lastcronstart``: the bridge's own scheduler records its start and each job's last scheduled slot
+in ``local_alxbridge_job``.
 """
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 
+from ..jobs.runner import SCHEDULER_ROW
 from ..jobs.scheduler import JOBS
 from ..moodle.plugin_settings import read_plugin_settings
-from ..moodle.siteconfig import server_timezone
 from .api_usage import percent
 from .sync_activity import ENDED
 
@@ -64,11 +63,6 @@ def last_sync_stats(connection, tables):
     )
 
 
-def scheduler_timezone(zone_name):
-    """The zone the scheduler's cron triggers use: ``ALX_TIMEZONE``, else the server's."""
-    return ZoneInfo(zone_name) if zone_name else server_timezone()
-
-
 @dataclass(frozen=True)
 class JobHealth:
     name: str
@@ -80,27 +74,88 @@ class JobHealth:
     timestarted: int  # the last run by anyone (scheduler, CLI, admin pages)
     timefinished: int
     next_run: int
-    on_schedule: bool
+    state: str  # one of JOB_STATES
+
+    @property
+    def on_schedule(self):
+        return self.state in KEEPING_SCHEDULE
+
+
+JOB_STATES = ("On schedule", "First run due", "Late", "Never ran")
+KEEPING_SCHEDULE = ("On schedule", "First run due")
+
+
+def _job_state(now, started, last_slot, period):
+    """A job is on schedule when its last slot is at most :data:`LATE_AFTER_PERIODS` periods old; a job whose
+    scheduler started more recently than that, and has not reached its first slot since, is not late yet."""
+    if last_slot and now - last_slot <= LATE_AFTER_PERIODS * period:
+        return "On schedule"
+    if started and last_slot < started and now - started <= LATE_AFTER_PERIODS * period:
+        return "First run due"
+    return "Late" if last_slot else "Never ran"
+
+
+@dataclass(frozen=True)
+class SchedulerHealth:
+    """The one definition of "the scheduler is healthy", for every page that says it.
+
+    **Running** when every job keeps its schedule (on schedule, or started too recently to be
+    due); **Not running** when none does (never started, or stopped); **Late** in between. Times
+    and schedules are in the site's timezone, the zone the scheduler runs in (``timezone``);
+    ``scheduler_timezone`` is the zone the scheduler last started with, when it recorded one.
+    """
+
+    started: int  # the last start of a scheduler process (0: none recorded)
+    scheduler_timezone: str
+    timezone: str
+    jobs: tuple  # JobHealth per scheduled job
+
+    @property
+    def status(self):
+        keeping = [job.on_schedule for job in self.jobs]
+        return "Running" if all(keeping) else "Late" if any(keeping) else "Not running"
+
+    @property
+    def healthy(self):
+        return self.status == "Running"
+
+    @property
+    def zone_mismatch(self):
+        """The scheduler runs on another zone than the site's (Moodle's timezone changed since it started)."""
+        return bool(self.scheduler_timezone) and self.scheduler_timezone != self.timezone
+
+    def job(self, name):
+        return next(job for job in self.jobs if job.name == name)
+
+    @property
+    def problems(self):
+        """Each job that does not keep its schedule, in words."""
+        return [f"{job.name}: {job.state.lower()}" for job in self.jobs if not job.on_schedule]
+
+
+def _scheduler_start(row):
+    if row is None:
+        return 0, ""
+    try:
+        zone = json.loads(row.last_message or "{}").get("timezone", "")
+    except (ValueError, AttributeError):
+        zone = ""
+    return row.timestarted or 0, zone
 
 
 def scheduler_health(connection, tables, now, timezone):
-    """One :class:`JobHealth` per scheduled job: its last runs and whether the scheduler keeps its cadence.
-
-    Only scheduled starts record a slot, so a job is on schedule when its last slot is at most
-    :data:`LATE_AFTER_PERIODS` periods old, whoever else ran it since.
-    """
+    """The :class:`SchedulerHealth` at ``now``; ``timezone``: the site's, where next runs are computed."""
     table = tables.local_alxbridge_job
-    rows = {
-        row.name: row
-        for row in connection.execute(sa.select(table).where(table.c.name.in_([job.name for job in JOBS])))
-    }
+    names = [job.name for job in JOBS] + [SCHEDULER_ROW]
+    rows = {row.name: row for row in connection.execute(sa.select(table).where(table.c.name.in_(names)))}
+    started, scheduler_zone = _scheduler_start(rows.get(SCHEDULER_ROW))
     moment = datetime.fromtimestamp(now, timezone)
-    health = []
+    jobs = []
     for job in JOBS:
         row = rows.get(job.name)
         last_slot = row.last_slot if row else 0
         next_run = CronTrigger(**job.cron, timezone=timezone).get_next_fire_time(None, moment)
-        health.append(
+        jobs.append(
             JobHealth(
                 name=job.name,
                 cadence=JOB_CADENCES.get(job.name, ""),
@@ -111,10 +166,10 @@ def scheduler_health(connection, tables, now, timezone):
                 timestarted=row.timestarted if row else 0,
                 timefinished=row.timefinished if row else 0,
                 next_run=int(next_run.timestamp()),
-                on_schedule=last_slot > 0 and now - last_slot <= LATE_AFTER_PERIODS * job.period,
+                state=_job_state(now, started, last_slot, job.period),
             )
         )
-    return health
+    return SchedulerHealth(started, scheduler_zone, str(timezone), tuple(jobs))
 
 
 def average_run_seconds(connection, tables, since, until):

@@ -2,10 +2,13 @@
 
 * **last sync**: the end of the latest run that finished (success or failure); ``last_auto_sync``
   in the plugin's config stands in on a site where only the PHP plugin's cron has run;
-* **next sync**: the scheduler's next start of the sync job (:func:`~.sync.scheduler_health`);
+* **next sync**: the scheduler's next start of the sync job (:func:`~.sync.scheduler_health`), in the
+  site's timezone, which the scheduler runs in;
 * **status**: Running while a run is in progress, else Never synced, Failed when the latest run
   failed, Stale when the last success is older than the alert check's limit (two hours, as the
-  product's monitoring guide asks), Healthy otherwise.
+  product's monitoring guide asks), Not scheduled when the data is fresh but the scheduler does not
+  keep the hourly sync's schedule (:class:`~.sync.SchedulerHealth`: nothing would keep it fresh),
+  Healthy otherwise.
 """
 
 from dataclasses import dataclass
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..alerts.rules import STALE_SYNC_AFTER
-from .sync import running_run, scheduler_health
+from .sync import SchedulerHealth, running_run, scheduler_health
 from .sync_activity import records_changed_today
 
 
@@ -25,7 +28,7 @@ class SyncOverview:
     running: bool
     last_success: int | None
     next_sync: int
-    on_schedule: bool  # the scheduler ran the sync's last slot on time
+    scheduler: SchedulerHealth
     created_today: int
     updated_today: int
 
@@ -41,17 +44,18 @@ class SyncOverview:
             return "Never synced"
         if self.last_run is not None and self.last_run.status == "failed":
             return "Failed"
-        return "Stale" if self.stale else "Healthy"
+        if self.stale:
+            return "Stale"
+        return "Healthy" if self.scheduler.job("sync").on_schedule else "Not scheduled"
 
 
-def sync_overview(connection, tables, settings, moment, scheduler_timezone):
+def sync_overview(connection, tables, settings, moment):
     runs = tables.local_alxbridge_sync_run
     last_run = connection.execute(
         sa.select(runs).where(runs.c.status.in_(("success", "failed"))).order_by(runs.c.id.desc()).limit(1)
     ).first()
     last_success = connection.execute(sa.select(sa.func.max(runs.c.timefinished)).where(runs.c.status == "success"))
-    jobs = scheduler_health(connection, tables, moment.now, scheduler_timezone)
-    job = next(job for job in jobs if job.name == "sync")
+    scheduler = scheduler_health(connection, tables, moment.now, moment.timezone)
     created, updated = records_changed_today(connection, tables, moment)
     return SyncOverview(
         now=moment.now,
@@ -59,8 +63,8 @@ def sync_overview(connection, tables, settings, moment, scheduler_timezone):
         last_run=last_run,
         running=running_run(connection, tables) is not None,
         last_success=last_success.scalar() or settings.last_auto_sync or None,
-        next_sync=job.next_run,
-        on_schedule=job.on_schedule,
+        next_sync=scheduler.job("sync").next_run,
+        scheduler=scheduler,
         created_today=created,
         updated_today=updated,
     )

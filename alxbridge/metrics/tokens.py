@@ -40,6 +40,7 @@ def token_counts(connection, tables, now):
 
 @dataclass(frozen=True)
 class ServiceToken:
+    id: int
     masked: str
     userid: int
     name: str
@@ -48,30 +49,48 @@ class ServiceToken:
     lastaccess: int | None
     iprestriction: str | None
     active: bool
+    owner_refused: str | None  # why the web service refuses every call of the owner (see _owner_refusal)
 
 
-def service_tokens(connection, tables, now):
-    """The plugin service's permanent tokens, masked, newest first."""
+def _owner_refusal(row):
+    """Why Moodle's web service refuses the token's owner whatever the call, in the order it checks
+    (:mod:`alxbridge.webservice.auth`), or ``None`` when it accepts them."""
+    if row.owner_id is None:
+        return "owner no longer exists"
+    for refused, reason in (
+        (row.deleted, "owner deleted"), (not row.confirmed, "owner unconfirmed"), (row.suspended, "owner suspended"),
+        (row.auth == "nologin", "owner set to \"No login\""),
+    ):  # fmt: skip
+        if refused:
+            return reason
+    return None
+
+
+def service_tokens(connection, tables, now, tokenid=None):
+    """The plugin service's permanent tokens (or only the one with id ``tokenid``), masked, newest first."""
     service = plugin_service(connection, tables)
     if service is None:
         return []
     tokens, user = tables.external_tokens, tables.user
-    rows = connection.execute(
+    query = (
         sa.select(
-            tokens.c.token, tokens.c.userid, user.c.firstname, user.c.lastname, user.c.username,
+            tokens.c.id, tokens.c.token, tokens.c.userid, user.c.firstname, user.c.lastname, user.c.username,
             tokens.c.timecreated, tokens.c.validuntil, tokens.c.lastaccess, tokens.c.iprestriction,
-            never_expires(tokens).label("never_expires"),
+            never_expires(tokens).label("never_expires"), user.c.id.label("owner_id"), user.c.deleted,
+            user.c.confirmed, user.c.suspended, user.c.auth,
         )
         .select_from(tokens.outerjoin(user, user.c.id == tokens.c.userid))
         .where(permanent_of(tokens, service.id))
         .order_by(tokens.c.timecreated.desc(), tokens.c.id.desc())
-    ).all()  # fmt: skip
+    )  # fmt: skip
+    if tokenid is not None:
+        query = query.where(tokens.c.id == tokenid)
     return [
         ServiceToken(
-            mask(row.token), row.userid,
+            row.id, mask(row.token), row.userid,
             f"{row.firstname or ''} {row.lastname or ''}".strip() or row.username or f"User ID {row.userid}",
             row.timecreated, None if row.never_expires else row.validuntil, row.lastaccess, row.iprestriction,
-            bool(row.never_expires) or row.validuntil >= now,
+            bool(row.never_expires) or row.validuntil >= now, _owner_refusal(row),
         )
-        for row in rows
+        for row in connection.execute(query)
     ]  # fmt: skip

@@ -60,6 +60,11 @@ def positive_or(value, default):
     return number if number > 0 else default
 
 
+def number_or(value, default):
+    """A threshold where 0 is meaningful ("off"): the stored whole number, the default only when absent or empty."""
+    return default if value in (None, "") else max(php_int(value), 0)
+
+
 def valid_email(address):
     return bool(_EMAIL.match(address)) and len(address) <= 254
 
@@ -96,6 +101,16 @@ class PluginSettings:
     high_api_usage_threshold: int = 200
     health_score_threshold: int = 70
     db_response_time_threshold_ms: int = 200
+    # The product documents' alert rules, which the plugin never implemented; 0 switches a rule off.
+    response_time_warning_ms: int = 2000
+    response_time_critical_ms: int = 5000
+    cache_hit_rate_threshold: int = 70  # percent: alert below
+    error_rate_threshold: int = 5  # percent: alert above
+    success_rate_threshold: int = 95  # percent: alert below
+    log_rows_threshold: int = 1000000
+    # Chat channels for alerts: incoming webhook URLs (secrets: never shown in full or logged).
+    slack_webhook_url: str = field(default="", repr=False)
+    teams_webhook_url: str = field(default="", repr=False)
     last_auto_sync: int = 0
     raw: dict = field(default_factory=dict, repr=False)
 
@@ -132,6 +147,14 @@ def plugin_settings_from_config(raw):
         high_api_usage_threshold=positive_or(raw.get("high_api_usage_threshold"), 200),
         health_score_threshold=positive_or(raw.get("health_score_threshold"), 70),
         db_response_time_threshold_ms=positive_or(raw.get("db_response_time_threshold"), 200),
+        response_time_warning_ms=number_or(raw.get("response_time_warning_threshold"), 2000),
+        response_time_critical_ms=number_or(raw.get("response_time_critical_threshold"), 5000),
+        cache_hit_rate_threshold=number_or(raw.get("cache_hit_rate_threshold"), 70),
+        error_rate_threshold=number_or(raw.get("error_rate_threshold"), 5),
+        success_rate_threshold=number_or(raw.get("success_rate_threshold"), 95),
+        log_rows_threshold=number_or(raw.get("log_rows_threshold"), 1000000),
+        slack_webhook_url=(raw.get("slack_webhook_url") or "").strip(),
+        teams_webhook_url=(raw.get("teams_webhook_url") or "").strip(),
         last_auto_sync=php_int(raw.get("last_auto_sync")),
         raw=raw,
     )

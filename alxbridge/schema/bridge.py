@@ -172,6 +172,20 @@ AUTH_REFUSAL = TableSpec(
     ),
 )
 
+ALERT_HANDLING = TableSpec(
+    "local_alxbridge_alert_handling",
+    "Who acknowledged or resolved an alert on the admin pages (the plugin's alerts table keeps only 'resolved')",
+    (
+        integer("alertid"),  # local_alx_api_alerts.id
+        integer("acknowledgedby", default="0"),  # user id of the admin, 0 while not acknowledged
+        integer("timeacknowledged", default="0"),
+        integer("resolvedby", default="0"),  # 0: not resolved by an admin (the alert check may have resolved it)
+        integer("timeresolved", default="0"),
+    ),
+    (unique("alertid", "alertid"),),
+)
+
 BRIDGE_TABLES = (
     SYNC_COMPANY, SYNC_COURSE, SYNC_RUN, JOB, LOG_TAIL, ADMIN_SESSION, DAILY_QUOTA, COMPANY_SETTING, AUTH_REFUSAL,
+    ALERT_HANDLING,
 )  # fmt: skip

@@ -31,6 +31,12 @@ class TableStatus:
         return "differs" if self.findings else "ok"
 
     @property
+    def missing_indexes(self):
+        """The findings that name a declared index the table lacks (``repair-tables`` would add it)."""
+        missing = ("missing index", "missing unique index")
+        return tuple(finding for finding in self.findings if finding.message.startswith(missing))
+
+    @property
     def repairable(self):
         """Something a repairing run adds (a table, column or index); type differences are never changed."""
         return any(finding.message.endswith(CHECK_ONLY) for finding in self.findings)

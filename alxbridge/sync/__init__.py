@@ -3,7 +3,8 @@
 Modules, one concern each: :mod:`.progress` (the progress query), :mod:`.scope` (which courses a
 company exposes), :mod:`.changes` (what a run must recompute), :mod:`.writer` (staging and
 set-based writes for one company), :mod:`.state` (committed versions per company),
-:mod:`.status` (the plugin's own sync records), :mod:`.runs` (one run over all companies).
+:mod:`.status` (the plugin's own sync records), :mod:`.runs` (one run over all companies),
+:mod:`.affected` (the courses and users a job's runs changed, read from the rows they stamped).
 No Flask here: the scheduler, the CLI and the web service call these functions directly.
 """
 

@@ -1,5 +1,6 @@
 """Helpers of the data and sync page tests: a small company site, starting a job through a page and waiting for it."""
 
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
@@ -82,3 +83,15 @@ def run_ids(database):
     runs = database.tables.local_alxbridge_sync_run
     with database.connect() as connection:
         return [runid for (runid,) in connection.execute(sa.select(runs.c.id).order_by(runs.c.id))]
+
+
+def table_rows(body, table_id):
+    """The text of each cell of the table inside the element ``table_id``, row by row (header row first)."""
+    table = body.split(f'id="{table_id}"')[1].split("</table>")[0]
+    return [
+        [
+            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        ]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    ]

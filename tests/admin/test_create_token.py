@@ -1,7 +1,7 @@
 """``create_token.php``: a token for one of a company's users, shown once, then listed by its first 8 characters."""
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from alxbridge.moodle.siteconfig import site_timezone
 
 from .form_support import read_form, submit
-from .support import PREFIX, XSS
-from .ws_support import enable_web_service, progress_items
+from .support import PREFIX, XSS, csrf_token
+from .ws_support import PROGRESS, SERVER, enable_web_service, progress_items
 
 PAGE = "/create_token.php"
 ESCAPED = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
@@ -26,6 +26,10 @@ def acme(site):
     site.user("Dee", "Deleted", companies=[company], deleted=1)
     left = site.user("Lee", "Left")
     site.add_to_company(left, company, suspended=1)
+    site.update_user(site.user("Una", "Unconfirmed", companies=[company]), confirmed=0)
+    site.user("Nolan", "Nologin", companies=[company], auth="nologin")
+    first = site.company("First Co")
+    site.user("Fay", "Firstelsewhere", companies=[first, company])  # the API answers for First Co
     site.enrol(alice, site.course("Maths", companies=[company]))
     return {"id": company, "alice": alice, "service": serviceid}
 
@@ -54,7 +58,7 @@ def test_only_active_members_can_be_chosen(admin_client, acme):
     _, data = read_form(html, "create-token-form")
     assert data["companyid"] == [str(acme["id"])] and data["userid"] == [str(acme["alice"])]
     assert "Alice Able (alice.able, alice.able@example.com)" in html
-    for name in ("Sam", "Dee", "Lee"):
+    for name in ("Sam", "Dee", "Lee", "Una", "Nolan", "Fay"):
         assert f"{name} " not in html
 
 
@@ -77,17 +81,20 @@ def test_token_is_shown_once_works_and_is_listed_masked(admin_client, site, acme
     assert "<td>Acme Learning</td>" in listing and "<td>Never</td>" in listing
 
 
+def site_timezone_of(site):
+    with site.database.connect() as connection:
+        return site_timezone(connection, site.tables)
+
+
 def test_expiry_date_and_ip_restriction_are_stored(admin_client, site, acme):
-    last_day = date.today() + timedelta(days=10)
+    last_day = datetime.fromtimestamp(site.now, site_timezone_of(site)).date() + timedelta(days=10)
     response = submit(
         admin_client, f"{PAGE}?companyid={acme['id']}", "create-token-form",
         {"validuntil": last_day.isoformat(), "iprestriction": " 10.0.0.0/8, 192.168.1. "},
     )  # fmt: skip
     assert response.status_code == 200
     [row] = tokens(site)
-    with site.database.connect() as connection:
-        timezone = site_timezone(connection, site.tables)
-    end_of_day = int(datetime.combine(last_day + timedelta(days=1), time(), timezone).timestamp())
+    end_of_day = int(datetime.combine(last_day + timedelta(days=1), time(), site_timezone_of(site)).timestamp())
     assert (row.validuntil, row.iprestriction) == (end_of_day, "10.0.0.0/8,192.168.1.")
     assert f"Valid until: {(last_day + timedelta(days=1)).isoformat()} 00:00:00." in response.get_data(as_text=True)
 
@@ -146,3 +153,115 @@ def test_names_are_escaped(admin_client, site, acme):
 def test_page_renders_without_a_company(admin_client):
     html = page(admin_client)
     assert 'id="company-picker"' in html and 'id="create-token-form"' not in html
+
+
+def revoke_page(client, tokenid, companyid):
+    return client.get(f"{PREFIX}{PAGE}?companyid={companyid}&revoke={tokenid}")
+
+
+def test_a_revoked_token_is_refused_at_once(admin_client, site, acme, caplog):
+    response = submit(admin_client, f"{PAGE}?companyid={acme['id']}", "create-token-form")
+    token = SHOWN_TOKEN.search(response.get_data(as_text=True)).group(1)
+    assert progress_items(admin_client, token)  # works before
+    [row] = tokens(site)
+    assert f'id="revoke-{row.id}"' in page(admin_client, acme["id"])
+
+    confirmation = revoke_page(admin_client, row.id, acme["id"])
+    html = confirmation.get_data(as_text=True)
+    assert confirmation.status_code == 200 and f"Revoke token {token[:8]}…?" in html
+    used = datetime.fromtimestamp(site.now, site_timezone_of(site)).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"The token of Alice Able (Acme Learning), last used {used}, is deleted." in html
+    assert tokens(site) == [row]  # asking is not revoking
+
+    revoked = submit(admin_client, f"{PAGE}?companyid={acme['id']}&revoke={row.id}", "revoke-form")
+    assert revoked.status_code == 302 and revoked.headers["Location"].endswith(f"{PAGE}?companyid={acme['id']}")
+    assert tokens(site) == []
+    assert f"admin admin (id 2) revoked token id {row.id} of user id {acme['alice']}" in caplog.text
+    assert token[:8] not in caplog.text  # the log names the token by its id only
+    listing = admin_client.get(revoked.headers["Location"]).get_data(as_text=True)
+    assert f"Token {token[:8]}… of Alice Able revoked: calls with it are refused from now on." in listing
+    assert token not in listing and 'id="no-tokens"' in listing
+    answer = admin_client.post(
+        SERVER, data={"wstoken": token, "wsfunction": PROGRESS, "moodlewsrestformat": "json"}
+    ).get_json()
+    assert answer == {
+        "exception": "moodle_exception", "errorcode": "invalidtoken", "message": "Invalid token - token not found",
+    }  # fmt: skip
+
+
+def test_revoking_a_token_twice_or_an_unknown_one_says_so(admin_client, site, acme):
+    response = submit(admin_client, f"{PAGE}?companyid={acme['id']}", "create-token-form")
+    assert response.status_code == 200
+    [row] = tokens(site)
+    form_page = revoke_page(admin_client, row.id, acme["id"]).get_data(as_text=True)
+    data = {"action": "revoke", "tokenid": str(row.id), "companyid": str(acme["id"])}
+    data["csrf_token"] = csrf_token(form_page)
+    assert admin_client.post(f"{PREFIX}{PAGE}", data=data).status_code == 302
+    again = admin_client.post(f"{PREFIX}{PAGE}", data=data, follow_redirects=True)
+    assert "No token was revoked: it does not exist any more (revoked already, or expired)." in again.get_data(
+        as_text=True
+    )
+    gone = revoke_page(admin_client, row.id, acme["id"])
+    assert gone.status_code == 404 and 'id="revoke-gone"' in gone.get_data(as_text=True)
+    assert 'id="revoke-form"' not in gone.get_data(as_text=True)
+
+
+def test_revoking_needs_the_csrf_token_and_spares_other_services_tokens(admin_client, site, acme):
+    other = site.api_service(tokens=0, shortname="other_service")
+    with site.database.begin() as connection:
+        foreign = connection.execute(
+            sa.insert(site.tables.external_tokens).values(
+                token="f" * 32,
+                tokentype=0,
+                userid=acme["alice"],
+                externalserviceid=other,
+                contextid=1,
+                creatorid=2,
+                validuntil=0,
+                timecreated=site.now,
+            )
+        ).inserted_primary_key[0]
+    submit(admin_client, f"{PAGE}?companyid={acme['id']}", "create-token-form")
+    ours = next(row.id for row in tokens(site) if row.id != foreign)
+    refused = admin_client.post(f"{PREFIX}{PAGE}", data={"action": "revoke", "tokenid": str(ours)})
+    assert refused.status_code == 400 and len(tokens(site)) == 2
+    assert revoke_page(admin_client, foreign, acme["id"]).status_code == 404
+    form_page = page(admin_client, acme["id"])
+    data = {"action": "revoke", "tokenid": str(foreign), "csrf_token": csrf_token(form_page)}
+    assert admin_client.post(f"{PREFIX}{PAGE}", data=data).status_code == 302
+    assert {row.id for row in tokens(site)} == {ours, foreign}
+
+
+def test_the_list_says_which_tokens_are_refused_whatever_the_call(admin_client, site, acme):
+    loner = site.user("Lone", "Wolf")
+    sam = site.user("Sam", "Stopped", companies=[acme["id"]])
+    owners = {"alice": acme["alice"], "expired": acme["alice"], "loner": loner, "sam": sam}
+    ids = {}
+    with site.database.begin() as connection:
+        for label, userid in owners.items():
+            ids[label] = connection.execute(
+                sa.insert(site.tables.external_tokens).values(
+                    token=f"{label:x<32}"[:32],
+                    tokentype=0,
+                    userid=userid,
+                    externalserviceid=acme["service"],
+                    contextid=1,
+                    creatorid=2,
+                    validuntil=site.now - 60 if label == "expired" else 0,
+                    timecreated=site.now,
+                )
+            ).inserted_primary_key[0]
+    site.update_user(sam, suspended=1)
+    html = page(admin_client, acme["id"])
+    statuses = {
+        label: " ".join(
+            re.sub(r"<[^>]+>", " ", html.split(f'id="token-status-{ids[label]}">')[1].split("</td>")[0]).split()
+        )
+        for label in ids
+    }
+    assert statuses == {
+        "alice": "OK",
+        "expired": "refused expired: Moodle deletes it on its next use",
+        "loner": "refused owner in no active company: every call is refused (nocompanyassociation)",
+        "sam": "refused owner suspended: every call is refused",
+    }

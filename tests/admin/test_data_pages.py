@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from alxbridge.jobs.locks import job_lock
+from alxbridge.sync.affected import job_changes
 from alxbridge.sync.state import read_company_state
 
 from .support import PREFIX, XSS, post_form
-from .sync_support import build_companies, count_rows, run_ids, run_job_signed_in, run_job_through
+from .sync_support import build_companies, count_rows, run_ids, run_job_signed_in, run_job_through, table_rows
 
 POPULATE = f"{PREFIX}/populate_reporting_table.php"
 VIEW = f"{PREFIX}/view_reporting_data.php"
@@ -59,12 +60,44 @@ def test_populating_all_companies_is_a_full_sync_job_with_the_right_rows(populat
 def test_the_job_page_shows_each_company_escaped(populated, admin_client, companies):
     body = admin_client.get(f"{PREFIX}/sync_job.php?job={populated['token']}").get_data(as_text=True)
     assert "Sync completed successfully" in body and 'http-equiv="refresh"' not in body
+    summary = r"Full sync of all companies; started [0-9-]+ [0-9:]+, finished [0-9-]+ [0-9:]+ \(\d+ s\)\."
+    assert re.search(summary, " ".join(body.split())), "the job's summary line reads without stray spaces"
     assert f'id="job-company-{companies.acme}"' in body and f'id="job-company-{companies.hostile}"' in body
     assert XSS not in body and ESCAPED in body
     assert re.search(r'id="job-created">4<', body)
+    assert table_rows(body, "job-top-courses")[1:] == [
+        [f"Maths (ID {companies.maths.id})", "3", "0", "0", "3"],
+        [f"{ESCAPED} (ID {companies.markup_course.id})", "1", "0", "0", "1"],
+    ]
+    assert [row[:4] for row in table_rows(body, "job-top-users")[1:]] == [
+        ["Ana Learner", "ana.learner@example.com", "1", "1"],
+        ["Ben Learner", "ben.learner@example.com", "1", "1"],
+        ["Cy Learner", "cy.learner@example.com", "1", "1"],
+        [f"{ESCAPED} {ESCAPED}", "mallory@example.com", "1", "1"],
+    ]
     (runid,) = populated["runs"]
     run = admin_client.get(f"{PREFIX}/sync_job.php?run={runid}").get_data(as_text=True)
     assert "4 created, 0 updated" in run and "admin" in run
+
+
+def last_job_note(body):
+    """The text of the page's "Last job" note, whitespace collapsed, and its link; ``None`` without the note."""
+    if 'id="last-job"' not in body:
+        return None
+    note = body.split('id="last-job"')[1].split("</div>")[0]
+    link = re.search(r'href="([^"]+)" id="last-job-link"', note).group(1)
+    return " ".join(re.sub(r"<[^>]+>|^>", " ", note).split()), link
+
+
+def test_the_page_links_to_the_results_of_its_last_finished_job(populated, admin_client):
+    text, link = last_job_note(admin_client.get(POPULATE).get_data(as_text=True))
+    assert re.fullmatch(
+        r"Last job: Populate reporting table: full sync of all companies, finished [0-9-]+ [0-9:]+: 4 created, "
+        r"0 updated, 0 deleted in 2 course\(s\) for 4 user\(s\)\. See the courses and users it changed",
+        text,
+    ), text
+    assert link == f"{PREFIX}/sync_job.php?job={populated['token']}"
+    assert last_job_note(admin_client.get(f"{PREFIX}/sync_reporting_data.php").get_data(as_text=True)) is None
 
 
 def test_the_populate_page_shows_status_and_per_company_counts(populated, admin_client, site, companies):
@@ -107,9 +140,17 @@ def test_populating_chosen_companies_runs_one_full_sync_per_company(populated, a
         admin_client, POPULATE, {"action": "populate", "company_ids": str(companies.acme), "confirm": "1"}
     )
     assert data["status"] == "success" and data["companyids"] == [companies.acme] and data["total"] == 1
+    assert data["title"] == "Populate reporting table: full sync of Acme"
     (company,) = data["companies"]
     assert (company["companyid"], company["reason"], company["full"]) == (companies.acme, "full run requested", True)
     assert company["created"] == company["updated"] == company["deleted"] == 0  # nothing changed in Moodle
+    assert data["affected"] == {"courses": 0, "users": 0, "top_courses": [], "top_users": []}
+    body = admin_client.get(f"{PREFIX}/sync_job.php?job={data['token']}").get_data(as_text=True)
+    assert "No reporting row changed: every row was already up to date." in body
+    assert 'id="job-top-courses"' not in body and 'id="job-top-users"' not in body
+    text, link = last_job_note(admin_client.get(POPULATE).get_data(as_text=True))
+    assert text.endswith(": no reporting row changed, every row was already up to date. See the job")
+    assert link == f"{PREFIX}/sync_job.php?job={data['token']}"
     runs = site.tables.local_alxbridge_sync_run
     with site.database.connect() as connection:
         run = connection.execute(sa.select(runs).where(runs.c.id == data["runs"][0])).one()
@@ -215,7 +256,29 @@ def big_company(app, site, populated):
         site.enrol(site.user(f"Big{number:02d}", companies=[company]), course)
     data = run_job_signed_in(app, POPULATE, {"action": "populate", "company_ids": str(company), "confirm": "1"})
     assert data["created"] == 30
-    return company
+    return company, data
+
+
+def test_the_top_lists_keep_the_courses_and_users_with_most_changed_rows(big_company, site):
+    """Bigco's populate: 30 rows created in one course, one per learner (the lists' ties go by id)."""
+    _, data = big_company
+    assert (data["affected"]["courses"], data["affected"]["users"]) == (1, 30)
+    assert [course[2:] for course in data["affected"]["top_courses"]] == [[30, 0, 0]]
+    runs = site.tables.local_alxbridge_sync_run
+    with site.database.connect() as connection:
+        (version,) = connection.execute(sa.select(runs.c.version).where(runs.c.id.in_(data["runs"]))).scalars()
+        learners = sorted(row.userid for row in site.reporting_rows(data["companyids"][0]).values())
+        first_new_id = connection.execute(
+            sa.select(sa.func.min(site.tables.local_alx_api_reporting.c.id)).where(
+                site.tables.local_alx_api_reporting.c.last_updated == version
+            )
+        ).scalar()
+        top = job_changes(connection, site.tables, [version], first_new_id, top_courses=1, top_users=3)
+        older = job_changes(connection, site.tables, [version], first_new_id + 10, top_users=30)
+    assert (top.courses, top.users, len(top.top_courses)) == (1, 30, 1)
+    assert [user.userid for user in top.top_users] == learners[:3]
+    assert sum(user.changes.created for user in older.top_users) == 20  # rows below first_new_id count as updated
+    assert sum(user.changes.updated for user in older.top_users) == 10
 
 
 @pytest.mark.parametrize(
@@ -230,6 +293,7 @@ def big_company(app, site, populated):
     ],
 )
 def test_the_view_page_paginates_with_capped_page_sizes(admin_client, big_company, query, shown, showing):
+    big_company, _ = big_company
     body = admin_client.get(f"{VIEW}?companyid={big_company}&{query}").get_data(as_text=True)
     table = body.split('id="data-table"')[1].split("</table>")[0]
     assert table.count("<tr>") - 1 == shown  # minus the header row

@@ -137,6 +137,14 @@ def monitored(site):
                  alert_data="{}", hostname="203.0.113.9", timecreated=now - 60, resolved=0)  # fmt: skip
     site._insert(site.tables.local_alxbridge_sync_run, mode="auto", origin="scheduler", status="success", host="h",
                  timestarted=now - 600, timefinished=now - 590, companies=2)  # fmt: skip
+    site._insert(
+        site.tables.local_alxbridge_job,
+        name="sync",
+        last_slot=(now - 600) // 3600 * 3600,
+        last_status="success",
+        timestarted=now - 600,
+        timefinished=now - 590,
+    )  # the scheduler started it
     return {"acme": acme, "hostile": hostile, "alice": alice, "mallory": mallory}
 
 

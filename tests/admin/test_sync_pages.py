@@ -15,7 +15,7 @@ from alxbridge.sync.state import read_company_state
 
 from ..conftest import make_app
 from .support import PREFIX, XSS, post_form
-from .sync_support import build_companies, run_ids, run_job_signed_in, run_job_through
+from .sync_support import build_companies, run_ids, run_job_signed_in, run_job_through, table_rows
 
 SYNC = f"{PREFIX}/sync_reporting_data.php"
 TRIGGER = f"{PREFIX}/manual_sync_trigger.php"
@@ -33,7 +33,7 @@ def app(database_url):
 def test_the_pages_render_on_an_empty_site(admin_client):
     assert admin_client.get(SYNC).status_code == 200
     body = admin_client.get(STATUS).get_data(as_text=True)
-    assert "the scheduler has never started the hourly sync" in body and "No sync has run yet." in body
+    assert 'data-status="Not running"' in body and "it has never started" in body and "No sync has run yet." in body
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,16 @@ def test_the_trigger_runs_the_hourly_sync_of_every_company(triggered, site, comp
         companies.acme: ("first sync", 3),
         companies.hostile: ("first sync", 1),
     }
+    assert triggered["affected"] == {
+        "courses": 2, "users": 4,
+        "top_courses": [[companies.maths.id, "Maths", 3, 0, 0], [companies.markup_course.id, XSS, 1, 0, 0]],
+        "top_users": [
+            [companies.ana, "Ana Learner", "ana.learner@example.com", 1, 1, 0, 0],
+            [companies.ben, "Ben Learner", "ben.learner@example.com", 1, 1, 0, 0],
+            [companies.cy, "Cy Learner", "cy.learner@example.com", 1, 1, 0, 0],
+            [companies.mallory, f"{XSS} {XSS}", "mallory@example.com", 1, 1, 0, 0],
+        ],
+    }  # fmt: skip
     config = site.tables.config_plugins
     with site.database.connect() as connection:
         stats = connection.execute(sa.select(config.c.value).where(config.c.name == "last_sync_stats")).scalar()
@@ -65,6 +75,19 @@ def test_sync_changes_syncs_only_what_changed(triggered, admin_client, site, com
     (acme,) = data["companies"]
     assert (acme["companyid"], acme["full"], acme["updated"], acme["created"]) == (companies.acme, False, 1, 0)
     assert acme["reason"].endswith("row(s), 0 course(s) changed")  # the shortlist re-reads the last hour
+    assert data["affected"] == {
+        "courses": 1, "users": 1, "top_courses": [[companies.maths.id, "Maths", 0, 1, 0]],
+        "top_users": [[companies.cy, "Cy Learner", "cy.learner@example.com", 1, 0, 1, 0]],
+    }  # fmt: skip
+    body = admin_client.get(f"{PREFIX}/sync_job.php?job={data['token']}").get_data(as_text=True)
+    assert table_rows(body, "job-top-courses") == [
+        ["Course", "Created", "Updated", "Deleted", "Total"], [f"Maths (ID {companies.maths.id})", "0", "1", "0", "1"],
+    ]  # fmt: skip
+    assert table_rows(body, "job-top-users")[1:] == [["Cy Learner", "cy.learner@example.com", "1", "0", "1", "0"]]
+    assert re.search(r'id="affected-courses">1<.*id="affected-users">1<', body, re.S)
+    assert "0 created, 1 updated, 0 deleted in 1 course(s) for 1 user(s)." in " ".join(
+        admin_client.get(SYNC).get_data(as_text=True).split()
+    )
     row = site.reporting_rows(companies.acme)[companies.cy, companies.maths.id, companies.acme]
     assert (row.status, str(row.percentage)) == ("in_progress", "50.00")
 
@@ -121,6 +144,7 @@ def test_cleanup_soft_deletes_only_orphaned_rows(triggered, admin_client, site, 
         data = run_job_through(admin_client, SYNC, {"action": "cleanup", "companyid": companies.acme, "confirm": "1"})
         assert data["kind"] == "cleanup" and [c["companyid"] for c in data["companies"]] == [companies.acme]
         assert (data["deleted"], data["created"], data["updated"]) == (1, 0, 0)
+        assert data["affected"]["top_users"] == [[site.teacher, "Tom Teacher", "t@example.com", 1, 0, 0, 1]]
         after = site.reporting_rows()
         assert (after[acme_stray].is_deleted, after[acme_stray].last_updated) == (
             1,
@@ -190,17 +214,6 @@ def test_actions_refuse_get(triggered, admin_client, site, companies):
     assert run_ids(site.database) == before and site.reporting_rows() == rows
 
 
-def _table_rows(body, table_id):
-    table = body.split(f'id="{table_id}"')[1].split("</table>")[0]
-    return [
-        [
-            re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", cell)).strip()
-            for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
-        ]
-        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
-    ]
-
-
 @pytest.fixture
 def history(site, companies):
     """A hand-made week of runs, scheduler slots and last-run statistics; the real run history comes back after."""
@@ -256,25 +269,28 @@ def test_auto_sync_status_numbers_are_hand_computed(triggered, history, admin_cl
         "next-sync", "task-status",
     )} == {
         "companies-processed": "3", "users-updated": "4", "records-updated": "5", "records-created": "6",
-        "sync-errors": "1", "last-sync": "12:30", "next-sync": next_hour, "task-status": "Active",
+        "sync-errors": "1", "last-sync": "12:30", "next-sync": next_hour, "task-status": "On schedule",
     }  # fmt: skip
     assert "text-danger" in body.split('id="sync-errors"')[0].rsplit('class="card', 1)[1]
     assert (
-        "HEALTHY" in body and re.search(r'id="api-configured">1<', body) and re.search(r'id="total-companies">2<', body)
+        'data-status="Late"' in body
+        and "alerts: late, retention: never ran" in body
+        and re.search(r'id="api-configured">1<', body)
+        and re.search(r'id="total-companies">2<', body)
     )
     assert re.search(r'id="average-run">10.0 s<', body)  # (4 + 3 + 10 + 20 + 13) / 5 runs that ended
 
     today = local_now.date()
     labels = [(today - timedelta(days=back)).strftime("%a %d %b") for back in range(6, -1, -1)]
-    assert _table_rows(body, "sync-trend-table")[1:] == [
+    assert table_rows(body, "sync-trend-table")[1:] == [
         [label, str(total), str(ok)]
         for label, total, ok in zip(labels, (0, 0, 0, 1, 0, 2, 2), (0, 0, 0, 0, 0, 2, 1), strict=True)
     ]
     trend = dict(re.findall(r'<dd id="trend-([\w-]+)">([^<]*)<', body))
     assert trend == {"total": "5", "successful": "3", "rate": "60.0%", "per-day": "0.7"}
 
-    scheduler = {row[0]: row[-1] for row in _table_rows(body, "scheduler")[1:]}
+    scheduler = {row[0]: row[-1] for row in table_rows(body, "scheduler")[1:]}
     assert scheduler == {"sync": "On schedule", "alerts": "Late", "retention": "Never ran"}
-    acme = next(row for row in _table_rows(body, "company-sync") if row[0] == "Acme")
+    acme = next(row for row in table_rows(body, "company-sync") if row[0] == "Acme")
     assert acme[1:5] == ["3", "1", "2", "0"] and acme[-1] == "View Data"
-    assert len(_table_rows(body, "recent-runs")) == 1 + 7
+    assert len(table_rows(body, "recent-runs")) == 1 + 7
