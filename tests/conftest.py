@@ -76,6 +76,7 @@ POSTGRES_MODULES = frozenset(
         "tests/progress/test_progress_bugs.py",
         "tests/progress/test_progress_contract.py",
         "tests/progress/test_progress_sessions.py",
+        "tests/test_alert_rules.py",
         "tests/test_alerts.py",
         "tests/test_consumer_recipes.py",
         "tests/test_create_token.py",
