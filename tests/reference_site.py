@@ -15,6 +15,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from alxbridge.schema.sequences import realign_id_sequences
+
 from .conftest import make_app
 from .sitebuilder import Clock
 
@@ -105,6 +107,7 @@ def load_reference_site(database):
         for name, rows in data.items():
             table = getattr(database.tables, name)
             connection.execute(table.insert(), [_complete(table, row) for row in rows])
+        realign_id_sequences(connection, database.schema.metadata.sorted_tables)
 
 
 def recordings():

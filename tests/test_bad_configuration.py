@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 import config
 
-from .conftest import make_app
+from .conftest import ALL_BACKENDS, make_app
 
 
 def invoke(url, *args, **config):
@@ -60,6 +60,36 @@ def test_a_percent_encoded_password_reaches_the_server(mysql_server, new_databas
     assert password not in result.output
 
 
+def test_unreachable_postgres_server_names_the_url_and_the_setting():
+    result = invoke("postgresql+psycopg://alx:secret@127.0.0.1:1/moodle")
+    assert_one_line_error(result, "cannot connect to postgresql+psycopg://***@127.0.0.1:1/moodle", "ALX_DATABASE_URL")
+    assert "secret" not in result.output and "alx" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("postgresql+pg8000://moodle@127.0.0.1/moodle", "write the URL as postgresql+psycopg://"),
+        ("postgresql+psycopg2://moodle@127.0.0.1/moodle", "write the URL as postgresql+psycopg://"),
+        ("postgres://moodle@127.0.0.1/moodle", "postgresql+psycopg:// (pip install '.[postgres]')"),
+    ],
+)
+def test_a_postgres_url_for_another_driver_says_which_to_write(url, fragment):
+    assert_one_line_error(invoke(url), fragment)
+
+
+def test_a_missing_postgres_database_is_one_line(postgres_server):
+    server = sa.engine.make_url(postgres_server.url).set(database="alx_no_such_database")
+    result = invoke(server.render_as_string(hide_password=False))
+    assert_one_line_error(result, "cannot connect to postgresql+psycopg://", 'database "alx_no_such_database"')
+
+
+def test_a_missing_postgres_schema_is_named(new_database):
+    with new_database("postgres") as url:
+        result = invoke(f"{url}?options=-csearch_path%3Dmoodel")
+    assert_one_line_error(result, "no schema of search_path 'moodel' exists", "?options=-csearch_path%3D")
+
+
 def test_url_that_is_not_a_url():
     assert_one_line_error(invoke("not a url"), "is not a database URL", "mysql+mysqldb://")
 
@@ -78,19 +108,19 @@ def moodle_without_iomad(new_database, request):
         yield url
 
 
-@pytest.mark.parametrize("moodle_without_iomad", ["sqlite", "mysql"], indirect=True)
+@pytest.mark.parametrize("moodle_without_iomad", ALL_BACKENDS, indirect=True)
 def test_wrong_prefix_names_the_prefix_that_exists(moodle_without_iomad):
     result = invoke(moodle_without_iomad, ALX_DB_PREFIX="mdl2_")
     assert_one_line_error(result, "no Moodle site with table prefix 'mdl2_'", "prefix 'mdl_': set ALX_DB_PREFIX")
 
 
-@pytest.mark.parametrize("moodle_without_iomad", ["sqlite", "mysql"], indirect=True)
+@pytest.mark.parametrize("moodle_without_iomad", ALL_BACKENDS, indirect=True)
 def test_moodle_without_iomad(moodle_without_iomad):
     result = invoke(moodle_without_iomad)
     assert_one_line_error(result, "without IOMAD (missing mdl_company, mdl_company_users, mdl_company_course)")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
 def test_empty_database_suggests_the_demo(new_database, backend):
     with new_database(backend) as url:
         assert_one_line_error(invoke(url), "no Moodle site with table prefix 'mdl_'", "alx demo")

@@ -18,7 +18,7 @@ from alxbridge.demo.site import SiteGenerator
 from alxbridge.demo.site_model import DemoSpec
 from alxbridge.schema import build_schema
 
-from .conftest import make_app
+from .conftest import backend_of, make_app
 
 P = "mdl_"
 NOW = 1_767_225_600  # 2026-01-01 00:00 UTC
@@ -59,10 +59,6 @@ def printed_tokens(output):
 
 def printed_password(output):
     return re.search(r"^Site admin: username admin +password (\S+)$", output, re.MULTILINE).group(1)
-
-
-def backend_of(url):
-    return "mysql" if url.startswith("mysql") else "sqlite"
 
 
 def table_digest(engine, names=COMPARED_TABLES):

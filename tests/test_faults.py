@@ -1,8 +1,9 @@
-"""Faults: the bridge's own MariaDB server is killed (SIGKILL) or stopped (SIGTERM) mid-work and started again.
+"""Faults: the bridge's own database server is killed (SIGKILL) or stopped (a clean shutdown) mid-work and started
+again, once on MariaDB and once on PostgreSQL.
 
-Every test here runs against a private ``mariadbd`` (``tests/mariadb_instance.py``: own datadir under
-pytest's tmp dir, own port and socket), never against the shared test server, so the tests can take it
-down. They fail, never skip, when MariaDB is not installed.
+Every test here runs against a private server (``tests/mariadb_instance.py``, ``tests/postgres_instance.py``:
+own data directory, own port and socket), never against the shared test servers, so the tests can take it
+down. They fail, never skip, when the server is not installed.
 
 * API calls: while the database is down, ``server.php`` answers HTTP 200 with Moodle's exception
   document (JSON and XML), ``/healthz`` 503; once it is back, calls succeed again at once, without
@@ -35,8 +36,10 @@ from .admin.support import PREFIX as ADMIN_PREFIX
 from .admin.support import AdminSite, csrf_token, sign_in
 from .conftest import make_app
 from .live_server import live_server
-from .mariadb_instance import MariaDBInstance, MariaDBMissing
+from .mariadb_instance import MariaDBInstance
+from .postgres_instance import PostgresInstance
 from .rest_support import PROGRESS, RELAXED_LIMITS
+from .server_instance import ServerMissing
 from .sync_process import SyncProcess
 
 TIMEOUT = 60
@@ -44,11 +47,11 @@ DEMO_NOW = 1_767_225_600  # 2026-01-01 00:00 UTC: the same demo site on every ru
 DEVELOPER = 32767  # Moodle's DEBUG_DEVELOPER: envelopes carry debuginfo, the most a client can ever see
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=[MariaDBInstance, PostgresInstance], ids=["mariadb", "postgres"])
+def server(request, tmp_path_factory):
     try:
-        instance = MariaDBInstance(tmp_path_factory.mktemp("mariadb"))
-    except MariaDBMissing as error:
+        instance = request.param(tmp_path_factory.mktemp(request.param.name))
+    except ServerMissing as error:
         pytest.fail(str(error), pytrace=False)
     with instance:
         yield instance

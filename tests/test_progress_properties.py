@@ -275,9 +275,10 @@ def sqlite_site(tmp_path_factory):
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def mysql_site(new_database):
-    with new_database("mysql") as url:
+@pytest.fixture(scope="module", params=["mysql", "postgres"])
+def server_site(request, new_database):
+    """The same site on each database server (MariaDB, PostgreSQL)."""
+    with new_database(request.param) as url:
         site = ProgressSite(url)
         yield site
         site.close()
@@ -298,8 +299,8 @@ def test_merged_views_equal_the_truth_and_no_row_is_lost_sqlite(sqlite_site):
     run_machine(sqlite_site, examples=50, steps=30)
 
 
-def test_merged_views_equal_the_truth_and_no_row_is_lost_mariadb(mysql_site):
-    run_machine(mysql_site, examples=15, steps=25)
+def test_merged_views_equal_the_truth_and_no_row_is_lost_on_a_server(server_site):
+    run_machine(server_site, examples=15, steps=25)
 
 
 rows_of_companies = st.dictionaries(

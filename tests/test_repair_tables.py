@@ -4,7 +4,9 @@
 of ``alxbridge/schema/plugin.py``, and mapped to MySQL with Moodle's rules. On MariaDB the live
 ``information_schema`` must match it exactly: column order, types, lengths, nullability, defaults,
 collation, unique keys and index names (Moodle's generated names, what Moodle itself creates from
-the logical names in the XML).
+the logical names in the XML). On PostgreSQL likewise with ``postgres_sql_generator.php``'s rules:
+its types, ``BIGSERIAL`` ids with their ``{table}_id_seq`` sequences, the ``_id_pk`` constraint, and
+index names cut to Moodle's 30 characters.
 """
 
 import pytest
@@ -138,6 +140,23 @@ INSTALL_XML = {
 }
 
 
+# The two names that Moodle's 30-character limit cuts on PostgreSQL (every other name is under it).
+POSTGRES_INDEX_NAMES = {
+    "mdl_locaalxapirepo_usecoucom_uix": "mdl_locaalxapirepo_usecouc_uix",
+    "mdl_locaalxapisyncstat_comtok_uix": "mdl_locaalxapisyncstat_com_uix",
+}
+
+# The primary key constraint postgres_sql_generator names from the table and field ``id``.
+POSTGRES_PRIMARY_KEYS = {
+    "local_alx_api_logs": "mdl_locaalxapilogs_id_pk",
+    "local_alx_api_settings": "mdl_locaalxapisett_id_pk",
+    "local_alx_api_reporting": "mdl_locaalxapirepo_id_pk",
+    "local_alx_api_sync_status": "mdl_locaalxapisyncstat_id_pk",
+    "local_alx_api_cache": "mdl_locaalxapicach_id_pk",
+    "local_alx_api_alerts": "mdl_locaalxapialer_id_pk",
+}
+
+
 def mysql_column_type(xmldb_type, length, decimals):
     """Moodle's XMLDB → MySQL type mapping (lib/ddl/mysql_sql_generator.php)."""
     if xmldb_type == "int":
@@ -182,10 +201,81 @@ def expected_columns(spec):
     return rows
 
 
-def expected_indexes(spec):
+def expected_indexes(spec, dialect="mysql"):
     indexes = {("PRIMARY", ("id",), True)}
     indexes |= {(physical, tuple(fields), unique) for _, fields, unique, physical in spec["indexes"]}
+    if dialect == "postgresql":
+        indexes = {(POSTGRES_INDEX_NAMES.get(name, name), fields, unique) for name, fields, unique in indexes}
     return indexes
+
+
+def postgres_column_type(xmldb_type, length, decimals):
+    """Moodle's XMLDB → PostgreSQL type mapping (lib/ddl/postgres_sql_generator.php), as PostgreSQL names it."""
+    if xmldb_type == "int":
+        return "bigint" if length > 9 else "integer" if length > 4 else "smallint"
+    if xmldb_type == "char":
+        return f"character varying({length})"
+    if xmldb_type == "number":
+        return f"numeric({length},{decimals})"
+    return "text"
+
+
+def postgres_default(xmldb_type, notnull, default):
+    """``information_schema.columns.column_default`` as PostgreSQL reports Moodle's defaults."""
+    if default is None:
+        return "''::character varying" if xmldb_type == "char" and notnull else None
+    return f"'{default}'::character varying" if xmldb_type == "char" else default
+
+
+def expected_postgres_columns(table, spec):
+    rows = [("id", "bigint", "NO", f"nextval('mdl_{table}_id_seq'::regclass)")]
+    for name, xtype, length, decimals, notnull, default in spec["fields"]:
+        rows.append(
+            (
+                name,
+                postgres_column_type(xtype, length, decimals),
+                "NO" if notnull else "YES",
+                postgres_default(xtype, notnull, default),
+            )
+        )
+    return rows
+
+
+def live_postgres_columns(connection, table):
+    rows = connection.execute(
+        sa.text(
+            "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale, "
+            "is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = :t ORDER BY ordinal_position"
+        ),
+        {"t": table},
+    )
+    columns = []
+    for name, data_type, char_length, precision, scale, nullable, default in rows:
+        if data_type == "character varying":
+            data_type = f"{data_type}({char_length})"
+        elif data_type == "numeric":
+            data_type = f"numeric({precision},{scale})"
+        columns.append((name, data_type, nullable, default))
+    return columns
+
+
+def live_postgres_indexes(connection, table):
+    """Every index of ``table`` with its columns; the primary key's as ``PRIMARY``, as on MariaDB."""
+    rows = connection.execute(
+        sa.text(
+            "SELECT i.relname, ix.indisunique, ix.indisprimary, a.attname "
+            "FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class t ON t.oid = ix.indrelid "
+            "JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, position) ON true "
+            "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+            "WHERE t.relname = :t ORDER BY i.relname, k.position"
+        ),
+        {"t": table},
+    )
+    grouped = {}
+    for name, unique, primary, column in rows:
+        grouped.setdefault(("PRIMARY" if primary else name, unique), []).append(column)
+    return {(name, tuple(columns), unique) for (name, unique), columns in grouped.items()}
 
 
 def live_columns(connection, table):
@@ -275,6 +365,30 @@ def test_table_matches_install_xml_exactly_on_mariadb(mariadb_site, table):
     assert (engine, collation) == ("InnoDB", "utf8mb4_unicode_ci")
 
 
+@pytest.fixture(scope="module")
+def postgres_site(postgres_url):
+    """A second site on PostgreSQL only, for checks against its catalogue."""
+    app, database, first_run = repaired_site(postgres_url)
+    yield app, database, first_run
+    database.engine.dispose()
+
+
+@pytest.mark.parametrize("table", sorted(INSTALL_XML))
+def test_table_matches_install_xml_exactly_on_postgres(postgres_site, table):
+    _, database, _ = postgres_site
+    name = f"mdl_{table}"
+    with database.connect() as connection:
+        assert live_postgres_columns(connection, name) == expected_postgres_columns(table, INSTALL_XML[table])
+        assert live_postgres_indexes(connection, name) == expected_indexes(INSTALL_XML[table], "postgresql")
+        primary_key = connection.execute(
+            sa.text("SELECT conname FROM pg_constraint WHERE conrelid = CAST(:t AS regclass) AND contype = 'p'"),
+            {"t": name},
+        ).scalar()
+        sequence = connection.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": name}).scalar()
+    assert primary_key == POSTGRES_PRIMARY_KEYS[table]
+    assert sequence == f"public.{name}_id_seq"
+
+
 def test_declared_schema_matches_install_xml(site):
     """The declarations themselves, on any backend: names, nullability, defaults, index columns."""
     _, database, _ = site
@@ -284,7 +398,7 @@ def test_declared_schema_matches_install_xml(site):
         for field_name, _, _, _, notnull, _ in spec["fields"]:
             assert table.c[field_name].nullable is (not notnull), (name, field_name)
         declared = {(i.name, tuple(c.name for c in i.columns), bool(i.unique)) for i in table.indexes}
-        assert declared == expected_indexes(spec) - {("PRIMARY", ("id",), True)}
+        assert declared == expected_indexes(spec, database.engine.dialect.name) - {("PRIMARY", ("id",), True)}
 
 
 def test_second_run_changes_nothing(site):
@@ -357,3 +471,56 @@ def test_wrong_column_type_is_reported_not_changed(mariadb_site):
             sa.text("ALTER TABLE mdl_local_alx_api_settings MODIFY setting_value TINYINT(1) NOT NULL DEFAULT 0")
         )
     assert run(app, "repair-tables").exit_code == 0
+
+
+def test_wrong_column_type_is_reported_with_the_postgres_statement(postgres_site):
+    app, database, _ = postgres_site
+    with database.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE mdl_local_alx_api_settings ALTER COLUMN setting_value TYPE INTEGER"))
+    result = run(app, "repair-tables")
+    assert result.exit_code == 1
+    assert "mdl_local_alx_api_settings: column setting_value is int, expected smallint; left unchanged" in (
+        result.output
+    )
+    fix = (
+        "ALTER TABLE mdl_local_alx_api_settings ALTER COLUMN setting_value TYPE SMALLINT, "
+        "ALTER COLUMN setting_value SET NOT NULL, ALTER COLUMN setting_value SET DEFAULT 0"
+    )
+    assert fix in result.output
+    with database.begin() as connection:
+        connection.execute(sa.text(fix))
+    assert run(app, "repair-tables").exit_code == 0
+
+
+# What Moodle's installer runs on PostgreSQL for the plugin's settings table, on a site where earlier plugins
+# already took the first names (the counter Moodle then adds); repair-tables matches indexes by their columns.
+MOODLE_CREATED_SETTINGS = (
+    """CREATE TABLE mdl_local_alx_api_settings (
+    id BIGSERIAL,
+    companyid BIGINT NOT NULL,
+    setting_name VARCHAR(100) NOT NULL DEFAULT '',
+    setting_value SMALLINT NOT NULL DEFAULT 0,
+    timecreated BIGINT NOT NULL,
+    timemodified BIGINT NOT NULL,
+CONSTRAINT mdl_locaalxapisett_id_pk PRIMARY KEY (id)
+)""",
+    "COMMENT ON TABLE mdl_local_alx_api_settings IS 'Company-specific API settings'",
+    "CREATE UNIQUE INDEX mdl_locaalxapisett_comset2_uix ON mdl_local_alx_api_settings (companyid, setting_name)",
+    "CREATE INDEX mdl_locaalxapisett_com2_ix ON mdl_local_alx_api_settings (companyid)",
+    "CREATE INDEX mdl_locaalxapisett_set2_ix ON mdl_local_alx_api_settings (setting_name)",
+)
+
+
+def test_a_table_moodle_created_on_postgres_is_accepted(new_database):
+    with new_database("postgres") as url:
+        app = make_app(url)
+        database = app.extensions["alx_database"]
+        create_moodle_site(database)
+        with database.begin() as connection:
+            for statement in MOODLE_CREATED_SETTINGS:
+                connection.execute(sa.text(statement))
+        result = run(app, "repair-tables")
+        database.engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert "mdl_local_alx_api_settings:" not in result.output
+    assert "mdl_local_alx_api_logs: added table" in result.output

@@ -72,13 +72,14 @@ def test_unreachable_database_debuginfo_names_the_server_not_the_password(respon
     assert_no_leak(response, caplog, "s3cr3t-pw")
 
 
-# --- the database goes away under a running app (MariaDB) ----------------------------------------
+# --- the database goes away under a running app (MariaDB; killed connections on PostgreSQL too) -----------
 
 
 @pytest.fixture
-def doomed_site(new_database, mysql_server):
-    """A MariaDB reference site served by an app, and a way to drop or cut its database."""
-    with new_database("mysql") as url:
+def doomed_site(request, new_database):
+    """A reference site served by an app (MariaDB unless the test asks for another backend), and a way to drop or
+    cut its database."""
+    with new_database(getattr(request, "param", "mysql")) as url:
         app = reference_app(url, **RELAXED_LIMITS)
         database = app.extensions["alx_database"]
         load_reference_site(database)
@@ -86,14 +87,24 @@ def doomed_site(new_database, mysql_server):
         database.engine.dispose()
 
 
-def _kill_connections(server, name):
+# The server sessions of one database, ended from another session (``KILL``, ``pg_terminate_backend``).
+SESSIONS = {
+    "mysql": ("SELECT id FROM information_schema.PROCESSLIST WHERE db = :name", "KILL {}"),
+    "postgres": (
+        "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()",
+        "SELECT pg_terminate_backend({})",
+    ),
+}
+
+
+def _kill_connections(server, name, backend="mysql"):
+    """End every session of database ``name``; return how many there were."""
+    sessions, end = SESSIONS[backend]
     with server.connect() as connection:
-        ids = connection.execute(
-            sa.text("SELECT id FROM information_schema.PROCESSLIST WHERE db = :name"), {"name": name}
-        ).scalars()
-        for thread_id in list(ids):
-            connection.execute(sa.text(f"KILL {int(thread_id)}"))
-    return True
+        ids = list(connection.execute(sa.text(sessions), {"name": name}).scalars())
+        for session_id in ids:
+            connection.execute(sa.text(end.format(int(session_id))))
+    return len(ids)
 
 
 def test_database_dropped_under_the_running_app(doomed_site, mysql_server, caplog):
@@ -125,12 +136,15 @@ def test_database_dropped_debuginfo_carries_the_driver_message(doomed_site, mysq
     debug_app.extensions["alx_database"].engine.dispose()
 
 
-def test_killed_connection_is_replaced_transparently(doomed_site, mysql_server):
-    """A connection the server dropped between calls (restart, wait_timeout, KILL) is not an error."""
+@pytest.mark.parametrize("doomed_site", ["mysql", "postgres"], indirect=True)
+def test_killed_connection_is_replaced_transparently(doomed_site, request):
+    """A connection the server dropped between calls (restart, wait_timeout, KILL, pg_terminate_backend) is not an
+    error."""
     app, name = doomed_site
+    backend = "postgres" if app.extensions["alx_database"].is_postgres else "mysql"
     client = app.test_client()
     assert_moodle_response(call(client, site_info_query("xml")), "xml", recorded_site_info("xml"))
-    assert _kill_connections(mysql_server, name)
+    assert _kill_connections(request.getfixturevalue(f"{backend}_server"), name, backend)
     assert_moodle_response(call(client, site_info_query("xml")), "xml", recorded_site_info("xml"))
 
 

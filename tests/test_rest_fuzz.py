@@ -215,9 +215,10 @@ def sqlite_apps(new_database):
             app.extensions["alx_database"].engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def mariadb_apps(new_database):
-    with new_database("mysql") as url:
+@pytest.fixture(scope="module", params=["mysql", "postgres"])
+def server_apps(request, new_database):
+    """The apps on each database server (MariaDB, PostgreSQL)."""
+    with new_database(request.param) as url:
         apps = build_apps(url)
         yield apps
         for app in apps.values():
@@ -241,5 +242,5 @@ def test_fuzz_sqlite(sqlite_apps, request):
 
 @settings(max_examples=40, **FUZZ)
 @given(request=requests())
-def test_fuzz_mariadb(mariadb_apps, request):
-    fuzz_once(mariadb_apps, request)
+def test_fuzz_on_a_server(server_apps, request):
+    fuzz_once(server_apps, request)

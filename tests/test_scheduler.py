@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from alxbridge import create_app
 from alxbridge.db.database import Database
-from alxbridge.jobs.locks import LockLost, RowLock, job_lock
+from alxbridge.jobs.locks import LockLost, NamedLock, RowLock, job_lock
 from alxbridge.jobs.scheduler import JOBS, build_scheduler, run_scheduled
 
 from .sitebuilder import Clock, SiteBuilder
@@ -99,20 +99,28 @@ def test_row_locks_exclude_expire_and_are_taken_over_from_dead_holders(site):
     assert holder.acquire()
 
 
-def test_named_locks_are_exclusive_on_mariadb(mysql_url):
-    database = Database(mysql_url)
-    try:
-        with job_lock(database, "named") as held:
-            assert held is not None
-            held.keep_alive()
-            with job_lock(database, "named") as rival:
-                assert rival is None
-            with job_lock(database, "other job") as other:
-                assert other is not None
-        with job_lock(database, "named") as again:
-            assert again is not None
-    finally:
-        database.engine.dispose()
+@pytest.mark.parametrize("backend", ["mysql", "postgres"])
+def test_named_locks_are_exclusive_on_the_database_server(new_database, backend):
+    """``GET_LOCK`` on MariaDB, ``pg_try_advisory_lock`` on PostgreSQL: one holder per job and database, seen by
+    every session while held (the admin pages' "a sync is running")."""
+    with new_database(backend) as url:
+        database = Database(url)
+        try:
+            with database.connect() as observer:
+                with job_lock(database, "named") as held:
+                    assert held is not None
+                    held.keep_alive()
+                    assert NamedLock(database, "named").in_use(observer)
+                    assert not NamedLock(database, "idle job").in_use(observer)
+                    with job_lock(database, "named") as rival:
+                        assert rival is None
+                    with job_lock(database, "other job") as other:
+                        assert other is not None
+                assert not NamedLock(database, "named").in_use(observer)
+            with job_lock(database, "named") as again:
+                assert again is not None
+        finally:
+            database.engine.dispose()
 
 
 def test_the_scheduler_command_runs_in_the_foreground_until_interrupted(database_url):

@@ -2,8 +2,8 @@
 
 Processes run ``tests/sync_process.py``, which runs the ``alx`` command in-process and pauses when
 a chosen log record appears; the test then starts a rival or sends SIGKILL. On MariaDB the lock is
-``GET_LOCK`` and the rollback is the server's; on SQLite the lock is a row and the rollback SQLite's
-journal.
+``GET_LOCK`` and on PostgreSQL an advisory lock, and the rollback is the server's; on SQLite the lock
+is a row and the rollback SQLite's journal.
 """
 
 import signal
@@ -20,7 +20,7 @@ from .sitebuilder import SiteBuilder
 from .sync_process import TIMEOUT, SyncProcess
 
 
-@pytest.fixture(scope="module", params=["mysql", "sqlite"])
+@pytest.fixture(scope="module", params=["mysql", "postgres", "sqlite"])
 def site(request, new_database):
     with new_database(request.param) as url:
         database = Database(url)

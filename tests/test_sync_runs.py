@@ -49,22 +49,34 @@ def failing_company(site):
     """A trigger that makes every insert of reporting rows for one company fail, removed afterwards."""
     reporting = site.tables.local_alx_api_reporting.name
     company = site.companies[1]
-    if site.database.is_mysql:
-        create = (
+    dialect = site.database.engine.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        create = [
             f"CREATE TRIGGER alx_test_fail BEFORE INSERT ON {reporting} FOR EACH ROW BEGIN "
             f"IF NEW.companyid = {company} THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; "
             "END IF; END"
-        )
+        ]
+        drop = ["DROP TRIGGER IF EXISTS alx_test_fail"]
+    elif dialect == "postgresql":
+        create = [
+            "CREATE FUNCTION alx_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.companyid = {company} THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$",
+            f"CREATE TRIGGER alx_test_fail BEFORE INSERT ON {reporting} FOR EACH ROW EXECUTE FUNCTION alx_test_fail()",
+        ]
+        drop = [f"DROP TRIGGER IF EXISTS alx_test_fail ON {reporting}", "DROP FUNCTION IF EXISTS alx_test_fail()"]
     else:
-        create = (
+        create = [
             f"CREATE TRIGGER alx_test_fail BEFORE INSERT ON {reporting} WHEN NEW.companyid = {company} "
             "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-        )
+        ]
+        drop = ["DROP TRIGGER IF EXISTS alx_test_fail"]
     with site.database.begin() as connection:
-        connection.execute(sa.text(create))
+        for statement in create:
+            connection.execute(sa.text(statement))
     yield company
     with site.database.begin() as connection:
-        connection.execute(sa.text("DROP TRIGGER IF EXISTS alx_test_fail"))
+        for statement in drop:
+            connection.execute(sa.text(statement))
 
 
 def test_first_run_writes_every_row_with_one_version(site):

@@ -87,6 +87,7 @@ def rate_limit_conditions(connection, tables, settings, now, timezone):
         .where(logs.c.timeaccessed >= local_midnight(now, timezone))
         .group_by(logs.c.userid, user.c.firstname, user.c.lastname, user.c.username)
         .having(calls >= min(limits))
+        .order_by(logs.c.userid)  # alerts are stored and mailed in user order on every database
     )
     conditions, daily_limits = [], DailyLimits(connection, tables, settings)
     for row in rows:
@@ -146,6 +147,7 @@ def repeated_error_conditions(connection, tables, now):
         .where(failed)
         .group_by(logs.c.userid, logs.c.endpoint)
         .having(errors >= REPEATED_ERRORS)
+        .order_by(logs.c.userid, logs.c.endpoint)
     ).all()
     conditions = []
     for group in groups:

@@ -22,6 +22,11 @@ from ..schema import build_schema
 from ..schema.moodle import OPTIONAL_CORE_TABLES
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
+POSTGRES_DIALECT = "postgresql"
+POSTGRES_DRIVER = "psycopg"  # psycopg 3 (what a bare postgresql:// means from SQLAlchemy 2.1; 2.0 meant psycopg2)
+URL_EXAMPLES = (
+    "use mysql+mysqldb://user:password@host/moodle?charset=utf8mb4 or postgresql+psycopg://user:password@host/moodle"
+)
 
 
 def redacted(url):
@@ -53,6 +58,15 @@ def _driver_error_text(error):
 CONNECT_TIMEOUT_SECONDS = 10
 
 
+def _require_psycopg(text, url):
+    """Refuse a PostgreSQL URL for another driver in one line: only psycopg 3 is installed and tested."""
+    if url.get_dialect().driver != POSTGRES_DRIVER:
+        raise DatabaseConfigError(
+            f"ALX_DATABASE_URL {redacted(text)}: PostgreSQL is reached through psycopg 3; "
+            f"write the URL as postgresql+psycopg://… (pip install '.[postgres]')"
+        )
+
+
 class Database:
     """Engine and prefixed tables of the Moodle database the bridge serves, and the clock read with them.
 
@@ -75,10 +89,7 @@ class Database:
         try:
             url = make_url(self.url)
         except ArgumentError:
-            raise DatabaseConfigError(
-                f"ALX_DATABASE_URL {self.url!r} is not a database URL; "
-                "use e.g. mysql+mysqldb://user:password@host/moodle?charset=utf8mb4"
-            ) from None
+            raise DatabaseConfigError(f"ALX_DATABASE_URL {self.url!r} is not a database URL; {URL_EXAMPLES}") from None
         if self.url.partition("://")[2].split("?", 1)[0].count("@") > 1:
             # "user:p@ss@host" parses with part of the password as the host, which the driver's error would show.
             raise DatabaseConfigError(f"ALX_DATABASE_URL {redacted(self.url)} has an unencoded @; {ENCODE_HINT}")
@@ -91,6 +102,11 @@ class Database:
             if "connect_timeout" not in url.query:
                 # A database host that stops answering (not refusing) must not hang workers for minutes.
                 options.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+        elif url.get_backend_name() == POSTGRES_DIALECT:
+            _require_psycopg(self.url, url)
+            options.setdefault("pool_pre_ping", True)
+            if "connect_timeout" not in url.query:
+                options.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
         elif url.get_backend_name() == "sqlite":
             options.setdefault("connect_args", {"timeout": 30})
         try:
@@ -98,17 +114,19 @@ class Database:
         except NoSuchModuleError:
             raise DatabaseConfigError(
                 f"ALX_DATABASE_URL {redacted(self.url)}: unknown database driver; "
-                "use mysql+mysqldb:// (pip install mysqlclient) or sqlite:///"
+                "use mysql+mysqldb:// (pip install '.[mysql]'), postgresql+psycopg:// (pip install '.[postgres]') "
+                "or sqlite:///"
             ) from None
         except ImportError as error:
+            extra = "postgres" if url.get_backend_name() == POSTGRES_DIALECT else "mysql"
             raise DatabaseConfigError(
                 f"ALX_DATABASE_URL {redacted(self.url)}: the driver is not installed ({error}); "
-                "install it, e.g. pip install '.[mysql]'"
+                f"install it, e.g. pip install '.[{extra}]'"
             ) from None
 
     @cached_property
     def schema(self):
-        return build_schema(self.prefix)
+        return build_schema(self.prefix, self.engine.dialect.name)
 
     @property
     def tables(self):
@@ -117,6 +135,10 @@ class Database:
     @property
     def is_mysql(self):
         return self.engine.dialect.name in MYSQL_DIALECTS
+
+    @property
+    def is_postgres(self):
+        return self.engine.dialect.name == POSTGRES_DIALECT
 
     def _unavailable(self, error):
         return DatabaseUnavailable(
@@ -145,8 +167,20 @@ class Database:
     def existing_table_names(self, connection):
         return set(sa.inspect(connection).get_table_names())
 
+    def _require_postgres_schema(self, connection):
+        """PostgreSQL looks tables up in the first schema of ``search_path`` that exists; none existing would
+        otherwise read as "no Moodle site", hiding the real mistake (a misspelt schema in the URL's options)."""
+        if connection.execute(sa.text("SELECT current_schema()")).scalar() is None:
+            search_path = connection.execute(sa.text("SHOW search_path")).scalar()
+            raise NotAMoodleSite(
+                f"{redacted(self.url)}: no schema of search_path {search_path!r} exists; name Moodle's schema "
+                "in ALX_DATABASE_URL, e.g. ?options=-csearch_path%3Dpublic"
+            )
+
     def require_moodle_site(self, connection, iomad=True):
         """Fail with a one-line explanation unless Moodle (and IOMAD) tables exist under the prefix."""
+        if connection.dialect.name == POSTGRES_DIALECT:
+            self._require_postgres_schema(connection)
         present = self.existing_table_names(connection)
         required = [t.name for t in self.schema.moodle_core if t.name[len(self.prefix) :] not in OPTIONAL_CORE_TABLES]
         missing = [name for name in required if name not in present]

@@ -1,11 +1,15 @@
-"""Atomic insert-or-update on a unique key, for MySQL/MariaDB and SQLite: one row, or many in bounded statements.
+"""Atomic insert-or-update on a unique key, for MySQL/MariaDB, PostgreSQL and SQLite: one row, or many in bounded
+statements.
 
 Read-then-write upserts race under concurrency and raise unique-key errors to whoever loses
 (plugin bug B35); one ``INSERT … ON DUPLICATE KEY UPDATE`` / ``ON CONFLICT DO UPDATE`` does not.
-A run's bookkeeping for any number of companies is one statement per table (:func:`upsert_rows`).
+PostgreSQL and SQLite share the ``ON CONFLICT`` form (and SQLAlchemy's API for it). A run's bookkeeping for
+any number of companies is one statement per table (:func:`upsert_rows`).
 """
 
-from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+ON_CONFLICT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 ROWS_PER_STATEMENT = 500  # bounded statements: SQLite allows 32766 bound values
 
@@ -22,7 +26,7 @@ def upsert(connection, table, key, values, on_update=None):
         statement = mysql.insert(table).values(row)
         statement = statement.on_duplicate_key_update(**on_update) if on_update else statement.prefix_with("IGNORE")
     else:
-        statement = sqlite.insert(table).values(row)
+        statement = ON_CONFLICT_INSERTS[connection.dialect.name](table).values(row)
         if on_update:
             statement = statement.on_conflict_do_update(index_elements=list(key), set_=on_update)
         else:
@@ -39,7 +43,7 @@ def upsert_statement(dialect_name, table, key_columns, on_update):
     if dialect_name in ("mysql", "mariadb"):
         statement = mysql.insert(table)
         return statement.on_duplicate_key_update(on_update(statement.inserted))
-    statement = sqlite.insert(table)
+    statement = ON_CONFLICT_INSERTS[dialect_name](table)
     return statement.on_conflict_do_update(index_elements=list(key_columns), set_=on_update(statement.excluded))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ..db.database import redacted
+from ..schema.sequences import realign_id_sequences
 from . import catalog
 from .credentials import credentials_key as new_credentials_key
 from .errors import DemoError, DemoSiteExists, NotADemoSite
@@ -130,6 +131,7 @@ def build_demo_site(
             recreate_tables(connection, database.schema.metadata, drop_first=bool(state.tables))
         with database.begin() as connection:
             written = insert_rows(connection, database.tables, SiteGenerator(spec, key).rows())
+            realign_id_sequences(connection, database.schema.metadata.sorted_tables)
     except DBAPIError as error:
         reason = " ".join(str(error.orig).split())[:300]
         raise DemoError(f"could not write the demo site into {_location(database)}: {reason}") from None

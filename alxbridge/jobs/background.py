@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from ..db.upsert import upsert
 from ..sync.affected import Affected, job_changes, next_row_id
 from ..sync.runs import error_text, run_sync
-from .locks import SYNC_JOB, NamedLock
+from .locks import SYNC_JOB, NamedLock, has_named_locks
 from .runner import run_job
 
 log = logging.getLogger(__name__)
@@ -295,9 +295,8 @@ def start_sync_job(database, spec, wait=START_WAIT):
 
 def sync_lock_held(connection, database, now):
     """Whether some process holds the sync lock now (read only: the lock is never taken to find out)."""
-    if database.is_mysql:
-        key = NamedLock(database, SYNC_JOB).key
-        return connection.execute(sa.text("SELECT IS_USED_LOCK(:key) IS NOT NULL"), {"key": key}).scalar() == 1
+    if has_named_locks(database):
+        return NamedLock(database, SYNC_JOB).in_use(connection)
     jobs = database.tables.local_alxbridge_job
     row = connection.execute(sa.select(jobs.c.lock_owner, jobs.c.lock_expires).where(jobs.c.name == SYNC_JOB)).first()
     return row is not None and row.lock_owner is not None and row.lock_expires >= now

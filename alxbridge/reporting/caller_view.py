@@ -71,13 +71,20 @@ def _settings_query(tables):
     wide = tables.local_alxbridge_company_setting
     company_course, course = tables.company_course, tables.course
     company = sa.bindparam("company")
+    # One type (and collation) per UNION column, as PostgreSQL unites no text with numbers: every value travels
+    # as CAST(… AS CHAR) / VARCHAR.
+    text = sa.String()
     return sa.union_all(
-        sa.select(sa.literal("plugin").label("kind"), config.c.name, config.c.value).where(config.c.plugin == PLUGIN),
-        sa.select(sa.literal("setting"), settings.c.setting_name, settings.c.setting_value).where(
+        sa.select(sa.literal("plugin").label("kind"), config.c.name, sa.cast(config.c.value, text)).where(
+            config.c.plugin == PLUGIN
+        ),
+        sa.select(sa.literal("setting"), settings.c.setting_name, sa.cast(settings.c.setting_value, text)).where(
             settings.c.companyid == company
         ),
-        sa.select(sa.literal("wide"), wide.c.setting_name, wide.c.setting_value).where(wide.c.companyid == company),
-        sa.select(sa.literal("course"), sa.null(), company_course.c.courseid)
+        sa.select(sa.literal("wide"), wide.c.setting_name, sa.cast(wide.c.setting_value, text)).where(
+            wide.c.companyid == company
+        ),
+        sa.select(sa.literal("course"), sa.null(), sa.cast(company_course.c.courseid, text))
         .distinct()
         .join(course, course.c.id == company_course.c.courseid)
         .where(company_course.c.companyid == company, course.c.visible == 1, course.c.id != SITE_COURSE_ID),

@@ -31,12 +31,13 @@ class Schema:
     owned: tuple[sa.Table, ...]
 
 
-def build_schema(prefix="mdl_"):
+def build_schema(prefix="mdl_", dialect_name=None):
+    """The tables for ``prefix``, with the index names Moodle's generator gives on ``dialect_name``."""
     metadata = sa.MetaData()
     used_names = set()
 
     def build(specs):
-        return tuple(build_table(metadata, prefix, spec, used_names) for spec in specs)
+        return tuple(build_table(metadata, prefix, spec, used_names, dialect_name) for spec in specs)
 
     core, iomad, owned = build(MOODLE_CORE_TABLES), build(IOMAD_TABLES), build(OWNED_TABLES)
     tables = SimpleNamespace(**{t.name[len(prefix) :]: t for t in (*core, *iomad, *owned)})

@@ -48,6 +48,8 @@ def default_signature(default, column_type):
         return None
     arg = getattr(default, "arg", default)  # declared: DefaultClause; reflected: plain text
     text = str(getattr(arg, "text", arg)).strip()
+    text = re.sub(r"^\((.*)\)$", r"\1", text)  # PostgreSQL: ('0'::numeric)
+    text = re.sub(r"::[a-z ]+(\(\d+(,\d+)?\))?$", "", text)  # PostgreSQL's cast: ''::character varying
     if text.upper() == "NULL":
         return None
     if len(text) >= 2 and text[0] == text[-1] == "'":
@@ -133,7 +135,28 @@ class TableRepairer:
         if self.dialect.name in ("mysql", "mariadb"):
             spec = CreateColumn(column).compile(dialect=self.dialect)
             message += f" (to fix after a backup: ALTER TABLE {self._quote(table.name)} MODIFY COLUMN {spec})"
+        elif self.dialect.name == "postgresql":
+            message += f" (to fix after a backup: {self._postgres_alter(table, column)})"
         return message
+
+    def _postgres_alter(self, table, column):
+        """PostgreSQL's one statement that gives ``column`` its declared type, nullability and default."""
+        name = self._quote(column.name)
+        default = column.server_default
+        clauses = [
+            f"ALTER COLUMN {name} TYPE {column.type.compile(dialect=self.dialect)}",
+            f"ALTER COLUMN {name} {'DROP' if column.nullable else 'SET'} NOT NULL",
+            f"ALTER COLUMN {name} DROP DEFAULT"
+            if default is None
+            else f"ALTER COLUMN {name} SET DEFAULT {self._default_literal(default.arg, column.type)}",
+        ]
+        return f"ALTER TABLE {self._quote(table.name)} {', '.join(clauses)}"
+
+    def _default_literal(self, arg, column_type):
+        text = str(getattr(arg, "text", arg))
+        if isinstance(arg, str):
+            return sa.literal(text, column_type).compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
+        return text
 
     def _column_differences(self, column, actual):
         expected_type = type_signature(column.type, self.dialect)

@@ -5,6 +5,12 @@ Moodle turns XMLDB into MySQL with fixed rules (``lib/ddl/mysql_sql_generator.ph
 ``text`` → LONGTEXT, ``number(p,s)`` → DECIMAL(p,s), NOT NULL ``char`` without default gets
 ``DEFAULT ''``, every table has a BIGINT(10) auto-increment ``id``, and keys/indexes get
 generated names (``mdl_localxapilogs_use_ix``) rather than the logical names of the XML.
+
+On PostgreSQL (``lib/ddl/postgres_sql_generator.php``): ``int(n)`` → BIGINT above 9 digits, INTEGER
+above 4, else SMALLINT; ``char(n)`` → VARCHAR(n) (NOT NULL ones default to ``''`` too), ``text`` → TEXT,
+``number(p,s)`` → NUMERIC(p,s); ``id`` is a BIGSERIAL, whose sequence PostgreSQL names
+``{prefix}{table}_id_seq``, under a primary key constraint named like an index (``…_id_pk``); generated
+names keep Moodle's default limit of 30 characters there (the bridge's MySQL names use 64).
 Following the same rules makes a table the bridge creates indistinguishable from one Moodle
 created when it installed the plugin, so either side can read and repair the other's tables.
 """
@@ -12,9 +18,12 @@ created when it installed the plugin, so either side can read and repair the oth
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import mysql, postgresql
 
-MAX_NAME_LENGTH = 64  # MySQL identifier limit, as in Moodle's mysql_sql_generator
+# Longest generated index/key name: the MySQL identifier limit the bridge has always used there, and
+# sql_generator's own $names_max_length, which postgres_sql_generator keeps.
+MAX_NAME_LENGTH = {"postgresql": 30}
+DEFAULT_MAX_NAME_LENGTH = 64
 MYSQL_TABLE_OPTIONS = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
@@ -68,6 +77,11 @@ class Field:
 def _int_type(length):
     if length > 9:
         return sa.BigInteger().with_variant(mysql.BIGINT(display_width=length), "mysql", "mariadb")
+    postgres_type = postgresql.INTEGER() if length > 4 else postgresql.SMALLINT()
+    return _mysql_int_type(length).with_variant(postgres_type, "postgresql")
+
+
+def _mysql_int_type(length):
     if length > 6:
         mysql_type = mysql.INTEGER(display_width=length)
     elif length > 4:
@@ -122,13 +136,13 @@ def unique(name, *fields):
     return Index(name, tuple(fields), unique=True)
 
 
-def moodle_object_name(prefix, table, fields, suffix, used):
+def moodle_object_name(prefix, table, fields, suffix, used, max_length=DEFAULT_MAX_NAME_LENGTH):
     """Moodle's generated name for an index: 4 letters per table word, 3 per field, a counter on clashes.
 
     ``used`` collects the names already given in this build, as Moodle's static cache does.
     """
     base = prefix + "".join(part[:4] for part in table.split("_")) + "_" + "".join(f[:3] for f in fields)
-    room = MAX_NAME_LENGTH - len(suffix) - 1
+    room = max_length - len(suffix) - 1
     name = f"{base[:room]}_{suffix}"
     counter = 1
     while name in used:
@@ -138,15 +152,19 @@ def moodle_object_name(prefix, table, fields, suffix, used):
     return name
 
 
-def build_table(metadata, prefix, spec, used_names):
-    """Add ``spec`` to ``metadata`` as ``prefix + name`` with Moodle's column types and index names."""
+def build_table(metadata, prefix, spec, used_names, dialect_name=None):
+    """Add ``spec`` to ``metadata`` as ``prefix + name`` with Moodle's column types and the index names
+    Moodle's generator for ``dialect_name`` gives."""
+    max_length = MAX_NAME_LENGTH.get(dialect_name, DEFAULT_MAX_NAME_LENGTH)
     id_type = sa.BigInteger().with_variant(mysql.BIGINT(display_width=10), "mysql", "mariadb")
     id_type = id_type.with_variant(sa.Integer(), "sqlite")  # SQLite auto-increments INTEGER keys only
+    primary_key_name = moodle_object_name(prefix, spec.name, ("id",), "pk", used_names, max_length)
     table = sa.Table(
         prefix + spec.name,
         metadata,
         sa.Column("id", id_type, primary_key=True, autoincrement=True),
         *(f.to_column() for f in spec.fields),
+        sa.PrimaryKeyConstraint("id", name=primary_key_name),
         comment=spec.comment,
         info={"xmldb": spec},
         **MYSQL_TABLE_OPTIONS,
@@ -154,7 +172,7 @@ def build_table(metadata, prefix, spec, used_names):
     for idx in spec.indexes:
         suffix = "uix" if idx.unique else "ix"
         sa.Index(
-            moodle_object_name(prefix, spec.name, idx.fields, suffix, used_names),
+            moodle_object_name(prefix, spec.name, idx.fields, suffix, used_names, max_length),
             *(table.c[f] for f in idx.fields),
             unique=idx.unique,
             info={"xmldb": idx},

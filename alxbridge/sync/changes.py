@@ -40,7 +40,8 @@ MAX_SHORTLIST_COURSES = 500
 COURSE_DIGESTS = ("enrolments", "completions", "modules")
 USER_BUCKETS = 16  # users per course are split by userid % 16 for the digests
 # User ids per membership query: each query scans company_users (it has no index on userid alone), so
-# MySQL gets them all at once; SQLite (demo and test sites) stays under its limit on bound values.
+# MySQL gets them all at once; SQLite (demo and test sites) and PostgreSQL (65535) stay under their limits on
+# bound values.
 MEMBERSHIP_BATCH = {"mysql": 1_000_000, "mariadb": 1_000_000}
 SQLITE_MEMBERSHIP_BATCH = 30_000
 

@@ -65,9 +65,12 @@ def _progress(tables, enrolled, trackable, complete, *columns):
     user, course, course_completions = tables.user, tables.course, tables.course_completions
     completed = course_completions.c.timecompleted > 0
     complete_modules = sa.func.coalesce(complete, 0)
+    # A decimal hundred: MySQL computes in decimals as before (the driver writes 100.0), PostgreSQL in NUMERIC,
+    # which its round(…, 2) needs (it has none for double precision); SQLite gets a float.
+    hundred = sa.literal(Decimal("100.0"), sa.Numeric(4, 1))
     percentage = sa.case(
         (completed, 100),
-        (trackable > 0, sa.func.round(complete_modules * 100.0 / trackable, 2)),
+        (trackable > 0, sa.func.round(complete_modules * hundred / trackable, 2)),
         else_=0,
     )
     status = sa.case(

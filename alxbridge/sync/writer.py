@@ -16,6 +16,7 @@ import functools
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from ..schema.xmldb import MYSQL_TABLE_OPTIONS
 from .progress import PROGRESS_COLUMNS, progress_query, shortlist_progress_query
@@ -91,12 +92,16 @@ def scope_tables(reporting):
     return (*tables, _temporary_table(reporting, "scope_rows", columns, columns))
 
 
+# Where each server keeps a session's temporary tables; naming it never drops a real table of the same name.
+TEMPORARY_SCHEMA = {"sqlite": "temp", "postgresql": "pg_temp"}
+
+
 def _drop(connection, table):
     name = connection.dialect.identifier_preparer.quote(table.name)
     if connection.dialect.name in ("mysql", "mariadb"):
         connection.execute(sa.text(f"DROP TEMPORARY TABLE IF EXISTS {name}"))
     else:
-        connection.execute(sa.text(f"DROP TABLE IF EXISTS temp.{name}"))
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {TEMPORARY_SCHEMA[connection.dialect.name]}.{name}"))
 
 
 def _create(connection, table):
@@ -113,14 +118,32 @@ def live(reporting):
     return reporting.c.is_deleted + 0 == 0
 
 
+class _Bytes(sa.sql.expression.FunctionElement):
+    """A text value compared as its bytes, whatever the column's collation."""
+
+    inherit_cache = True
+
+
+@compiles(_Bytes)
+def _bytes_by_cast(element, compiler, **kw):
+    return compiler.process(sa.cast(*element.clauses, sa.LargeBinary), **kw)
+
+
+@compiles(_Bytes, "postgresql")
+def _bytes_as_text(element, compiler, **kw):
+    """PostgreSQL's deterministic collations (Moodle's) already tell apart any two different byte strings, and
+    its text-to-bytea cast would parse backslashes as escapes."""
+    return compiler.process(*element.clauses, **kw)
+
+
 def _differs(left, right):
     """True when two stored values differ, byte for byte for text.
 
     MySQL's ``=`` on ``utf8mb4_unicode_ci`` ignores case, accents and trailing spaces, so a renamed
-    "jose" → "José" would look unchanged; comparing the bytes catches every edit on both backends.
+    "jose" → "José" would look unchanged; comparing the bytes catches every edit on every backend.
     """
     if isinstance(left.type, sa.String):
-        return sa.cast(left, sa.LargeBinary) != sa.cast(right, sa.LargeBinary)
+        return _Bytes(left) != _Bytes(right)
     return left != right
 
 
@@ -158,7 +181,8 @@ def _update_and_insert(connection, reporting, stage, version, now):
                 *(stage.c[c] for c in STAGE_COLUMNS),
                 *(sa.literal(value, sa.Integer) for value in (version, 0, now, now)),
             ).where(~sa.exists().where(_same_key(existing, stage))),
-        )
+        ),
+        execution_options={"preserve_rowcount": True},  # an INSERT's count is kept only when asked (psycopg)
     ).rowcount
     return updated, created
 
