@@ -13,7 +13,7 @@ from ..extensions import get_database
 from ..jobs.background import JobSpec, latest_job, read_job, start_sync_job, sync_lock_held
 from ..jobs.scheduler import scheduler_enabled
 from ..metrics.freshness import read_freshness
-from ..metrics.limits import DailyLimits, all_companies
+from ..metrics.limits import all_companies
 from ..metrics.reporting_data import company_data, orphaned_rows, reporting_status
 from ..metrics.sync import (
     api_configured_companies,
@@ -27,10 +27,9 @@ from ..metrics.sync import (
 )
 from ..metrics.sync_activity import company_syncs, sync_days
 from ..metrics.sync_intelligence import data_efficiency, sync_mode_distribution
-from ..moodle.plugin_settings import read_plugin_settings
 from ..sync.maintenance import request_membership_recheck
 from . import bp
-from .layout import render_page, site_moment
+from .layout import monitoring_reads, render_page, site_moment
 
 # Where each kind of job was started, for the status page's way back.
 JOB_PAGES = {
@@ -172,13 +171,10 @@ QUICK_LINKS = (
 @bp.route("/auto_sync_status.php")
 def auto_sync_status():
     database = get_database()
-    tables = database.tables
-    with database.connect() as connection:
-        moment = site_moment(connection)
+    with monitoring_reads() as (connection, tables, moment, _, limits):
         scheduler = scheduler_health(connection, tables, moment.now, moment.timezone)
         days = sync_days(connection, tables, moment)
         week_start = moment.day_buckets(len(days))[0][0]
-        limits = DailyLimits(connection, tables, read_plugin_settings(connection, tables))
         context = {
             "stats": last_sync_stats(connection, tables),
             "scheduler": scheduler,

@@ -275,10 +275,10 @@ def error_rate_condition(levels, settings):
 
 
 def success_rate_condition(levels, settings):
-    threshold, rate = settings.success_rate_threshold, levels.success_rate
+    threshold, rate = settings.success_rate_threshold, levels.attempt_success_rate
     if not threshold or rate is None or rate >= threshold:
         return None
-    succeeded = levels.calls - levels.errors
+    succeeded = levels.successful
     return Condition(
         "performance",
         "medium",

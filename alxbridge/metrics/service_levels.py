@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from .api_usage import call_stats, percent
+from .api_usage import CallCounts, call_stats, percent
 from .cache import CacheOutcomes, cache_outcomes
 from .refusals import refusal_summary
 
 
 @dataclass(frozen=True)
-class ServiceLevels:
-    calls: int  # logged calls
-    errors: int
+class ServiceLevels(CallCounts):
+    """The window's logged calls (their error rate is :class:`~.api_usage.CallCounts`'), plus what the rules add."""
+
     refused: int  # attempts refused before any function ran
     avg_response_ms: float | None
     cache: CacheOutcomes
@@ -31,16 +31,9 @@ class ServiceLevels:
         return self.calls + self.refused
 
     @property
-    def error_rate(self):
-        return percent(self.errors, self.calls)
-
-    @property
-    def success_rate(self):
-        return percent(self.calls - self.errors, self.attempts)
-
-    @property
-    def cache_hit_rate(self):
-        return self.cache.hit_rate
+    def attempt_success_rate(self):
+        """Calls answered without error ÷ every attempt, refused ones included."""
+        return percent(self.successful, self.attempts)
 
 
 def service_levels(connection, tables, since, until):
