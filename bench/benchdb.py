@@ -87,16 +87,18 @@ def truncate(connection, table_name):
     connection.execute(sa.text(f"TRUNCATE TABLE {table_name}{restart}"))
 
 
-def create_table_like(connection, target, source):
+def create_table_like(connection, target, source, own_ids=True):
     """An empty ``target`` with ``source``'s columns, defaults and indexes.
 
-    On PostgreSQL ``id``'s default would still draw from ``source``'s sequence; ``target`` gets a sequence of
-    its own (dropped with it), as ``CREATE TABLE … LIKE`` gives a new AUTO_INCREMENT counter on MariaDB.
+    On PostgreSQL ``id``'s default draws from ``source``'s sequence; with ``own_ids`` ``target`` gets a sequence
+    of its own (dropped with it), as ``CREATE TABLE … LIKE`` gives a new AUTO_INCREMENT counter on MariaDB.
     """
     if not is_postgres(connection):
         connection.execute(sa.text(f"CREATE TABLE {target} LIKE {source}"))
         return
     connection.execute(sa.text(f"CREATE TABLE {target} (LIKE {source} INCLUDING ALL)"))
+    if not own_ids:
+        return
     connection.execute(sa.text(f"CREATE SEQUENCE {target}_id_seq OWNED BY {target}.id"))
     connection.execute(sa.text(f"ALTER TABLE {target} ALTER COLUMN id SET DEFAULT nextval('{target}_id_seq')"))
 
