@@ -24,6 +24,8 @@ timestamps an earlier run's changes left are reset first). Then, in this order a
 The baseline runs twice and the second (warm) run counts, so no step is measured on a cold buffer
 pool. Each sync runs in its own process, which reports its peak RSS. Targets: full ≤ 2× baseline,
 hourly ≤ 5 % of full, RSS < 300 MB.
+``--breakdown`` also times every statement of each sync (under the bridge function that ran it) and prints
+the 15 slowest kinds after each run, with what is left for Python.
 
 On PostgreSQL the statistics step is ``VACUUM (ANALYZE)`` of Moodle's tables (``ANALYZE TABLE`` on MariaDB): a
 freshly loaded table has neither statistics nor a visibility map, which autovacuum keeps on a live site.
@@ -142,9 +144,40 @@ def baseline(database, now):
     return seconds, rows
 
 
-def child(url, mode, now):
+def _sync_caller():
+    """``module.function`` of the bridge code that ran the statement now executing (outside the db helpers)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("alxbridge.") and not module.startswith("alxbridge.db."):
+            return f"{module.rsplit('.', 1)[-1]}.{frame.f_code.co_name}"
+        frame = frame.f_back
+    return "?"
+
+
+def time_statements(engine):
+    """``{label: [seconds, count]}``, filled as statements run: wall time of each statement (execute, and fetch
+    where the driver buffers the rows) under its first word and the bridge function that ran it."""
+    totals = {}
+
+    def before(connection, cursor, statement, parameters, context, executemany):
+        context._bench = (f"{statement.split(None, 1)[0]} in {_sync_caller()}", time.perf_counter())
+
+    def after(connection, cursor, statement, parameters, context, executemany):
+        label, started = context._bench
+        total = totals.setdefault(label, [0.0, 0])
+        total[0] += time.perf_counter() - started
+        total[1] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    return totals
+
+
+def child(url, mode, now, breakdown):
     """Run one sync in this process and print its numbers as JSON (used by the parent)."""
     database = Database(url, clock=lambda: now)
+    statements = time_statements(database.engine) if breakdown else None
     started = time.perf_counter()
     result = run_sync(database, full=mode == "full", origin="bench")
     seconds = time.perf_counter() - started
@@ -162,19 +195,33 @@ def child(url, mode, now):
                 "failed": len(result.failed),
                 "plans": plans,
                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                **({"statements": statements} if breakdown else {}),
             }
         )
     )
 
 
+BREAKDOWN = False  # --breakdown: each sync child also times its statements
+
+
 def run_child(url, mode, now):
+    """Run one sync in a child process; its numbers, its statements' times printed (``--breakdown``)."""
+    arguments = [sys.executable, __file__, "--url", url, "--child", mode, "--now", str(now)]
     output = subprocess.run(  # noqa: S603 - our own script, arguments from our own options
-        [sys.executable, __file__, "--url", url, "--child", mode, "--now", str(now)],
+        [*arguments, *(["--breakdown"] if BREAKDOWN else [])],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    numbers = json.loads(output.strip().splitlines()[-1])
+    statements = numbers.pop("statements", None)
+    if statements:
+        timed = sum(seconds for seconds, _ in statements.values())
+        print(f"    {mode} run, {numbers['seconds']:.1f} s: statements {timed:.1f} s, the rest (Python) "
+              f"{numbers['seconds'] - timed:.1f} s; the statements by time:")  # fmt: skip
+        for label, (seconds, count) in sorted(statements.items(), key=lambda item: -item[1][0])[:15]:
+            print(f"      {seconds:8.2f} s {count:7d}x  {label}")
+    return numbers
 
 
 def use_standard_log(database, enabled):
@@ -271,12 +318,15 @@ def main():
     parser.add_argument("--url", required=True, help="MariaDB/MySQL or PostgreSQL URL of the benchmark database")
     parser.add_argument("--build-users", type=int, help="first build a demo site with this many people")
     parser.add_argument("--drop", action="store_true", help="drop the benchmark database when the run ends")
+    parser.add_argument("--breakdown", action="store_true", help="time each sync's statements, print the top 15")
     parser.add_argument("--child", choices=("full", "auto"), help=argparse.SUPPRESS)
     parser.add_argument("--now", type=int, default=NOW + 3600, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.child:
-        child(options.url, options.child, options.now)
+        child(options.url, options.child, options.now, options.breakdown)
         return
+    global BREAKDOWN  # read by run_child
+    BREAKDOWN = options.breakdown
     server, name = server_engine(options.url), make_url(options.url).database
     if is_postgres(options.url):
         create_database(server, name)
