@@ -2,12 +2,14 @@
 
     python bench/progress_page.py [--server mysql+mysqldb://root@127.0.0.1:3306/] [--pages 60]
                                   [--breakdown 20] [--profile 3] [--database NAME]
+    python bench/progress_page.py --server postgresql+psycopg://postgres@127.0.0.1:5432/
 
-Builds, in a new MariaDB database that is dropped afterwards, a site with 1M reporting rows over
-200 companies (5 000 rows each, 2 % of them tombstones, companies interleaved in ``id`` order as
-incremental syncs leave them) — written straight into ``local_alx_api_reporting`` with one
-``INSERT … SELECT`` — plus exactly what authentication needs: one token per company (its manager,
-the plugin's service), the site and plugin settings of the demo site, and each company's
+Builds, in a new MariaDB or PostgreSQL (UTF8) database that is dropped afterwards (PostgreSQL:
+``WITH (FORCE)``), a site with 1M reporting rows over 200 companies (5 000 rows each, 2 % of them
+tombstones, companies interleaved in ``id`` order as incremental syncs leave them) — written straight
+into ``local_alx_api_reporting`` with one ``INSERT … SELECT`` (then, on PostgreSQL, ``VACUUM (ANALYZE)``,
+what autovacuum does on a live site) — plus exactly what authentication needs: one token per company
+(its manager, the plugin's service), the site and plugin settings of the demo site, and each company's
 ``committed_version`` in ``local_alxbridge_company``.
 
 Then, through the Flask app's WSGI callable (Flask test client: the whole request path, including
@@ -29,7 +31,8 @@ machine hits both alike. p50 and p95 are printed with the ratios; targets (p50):
 SELECT + json.dumps, cached ≤ 3× the trivial endpoint, the floor ≤ 2.5×. Then the cached call and the
 floor are timed with the log cut to its latest 1 000 rows and with 1M more log rows of today (other
 users), the two conditions alternating six times (small, large, …; two new copies of the log table swapped
-with an instant ``RENAME TABLE``, so no bulk write or its purge runs between them): the cached call's p50 may
+with an instant ``RENAME TABLE`` (PostgreSQL: ``ALTER TABLE … RENAME`` in one transaction), so no bulk write or
+its purge runs between them; the original log table is put back at the end): the cached call's p50 may
 change by 10 % at most, since the daily quota is counted in a counter row, not in the log. Interleaving is
 what makes the comparison robust to the machine's drift; the trivial endpoint's change between the two
 conditions is printed beside it (drift alone), with the cached call's change relative to it.
@@ -57,9 +60,20 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Response, request
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchdb import (
+    analyze,
+    create_database,
+    create_table_like,
+    database_url,
+    drop_database,
+    numbers,
+    rename_tables,
+    server_engine,
+    vacuum_analyze,
+)
 
 from alxbridge import create_app
 from alxbridge.db.database import Database
@@ -186,30 +200,43 @@ def build_site(database):
     # n = 0 … 999 999: company n % 200 (so a company's rows are spread over the whole id range),
     # then person and course. Names carry non-ASCII text; some people never started, 1/5 completed.
     r = t.local_alx_api_reporting.name
+    postgres = database.is_postgres
+
+    def div(a, b):  # integer division
+        return f"{a} / {b}" if postgres else f"{a} DIV {b}"
+
+    def elt(index, *texts):  # the text at 0-based ``index``
+        quoted = ", ".join("'" + text.replace("'", "''") + "'" for text in texts)
+        return f"(ARRAY[{quoted}])[{index} + 1]" if postgres else f"ELT({index} + 1, {quoted})"
+
     company = f"(seq % {COMPANIES} + 1)"
-    slot = f"(seq DIV {COMPANIES})"
-    userid = f"({FIRST_LEARNER_ID} + ({company} - 1) * {USERS_PER_COMPANY} + {slot} DIV {COURSES_PER_COMPANY})"
+    slot = f"({div('seq', COMPANIES)})"
+    userid = f"({FIRST_LEARNER_ID} + ({company} - 1) * {USERS_PER_COMPANY} + {div(slot, COURSES_PER_COMPANY)})"
     courseid = f"({FIRST_COURSE_ID} + ({company} - 1) * {COURSES_PER_COMPANY} + {slot} % {COURSES_PER_COMPANY})"
-    percentage = "(CASE WHEN seq % 5 = 0 THEN 100 WHEN seq % 7 = 0 THEN 0 ELSE (seq * 37) % 10000 / 100 END)"
+    percentage = "(CASE WHEN seq % 5 = 0 THEN 100 WHEN seq % 7 = 0 THEN 0 ELSE (seq * 37) % 10000 / 100.0 END)"
     insert_select = f"""
         INSERT INTO {r} (userid, companyid, courseid, firstname, lastname, email, coursename, timecompleted,
                          timestarted, percentage, status, last_updated, is_deleted, created_at, updated_at)
         SELECT {userid}, {company}, {courseid},
-               CONCAT(ELT(seq % 4 + 1, 'Zoë', 'Ølaf', 'Anaïs', 'José'), ' ', {userid}),
-               CONCAT(ELT(seq % 3 + 1, 'Ångström', 'Müller', 'O''Brien'), '-', {company}),
+               CONCAT({elt("seq % 4", "Zoë", "Ølaf", "Anaïs", "José")}, ' ', {userid}),
+               CONCAT({elt("seq % 3", "Ångström", "Müller", "O'Brien")}, '-', {company}),
                CONCAT('learner', {userid}, '@dc', {company}, '.example.com'),
-               CONCAT(ELT(seq % 3 + 1, 'Workplace Safety Essentials', 'Sécurité au travail', 'データ保護入門'),
+               CONCAT({elt("seq % 3", "Workplace Safety Essentials", "Sécurité au travail", "データ保護入門")},
                       ' ', {courseid}),
                CASE WHEN seq % 5 = 0 THEN {NOW} - (seq * 7919) % 30000000 ELSE 0 END,
                CASE WHEN seq % 7 = 0 AND seq % 5 <> 0 THEN 0 ELSE {NOW} - 30000000 - (seq * 104729) % 30000000 END,
                {percentage},
                CASE WHEN seq % 5 = 0 THEN 'completed' WHEN seq % 7 = 0 THEN 'not_started' ELSE 'in_progress' END,
-               {VERSION}, seq % 50 = 49, {NOW}, {NOW}
-        FROM seq_0_to_{ROWS - 1}
+               {VERSION}, CASE WHEN seq % 50 = 49 THEN 1 ELSE 0 END, {NOW}, {NOW}
+        FROM {numbers(database.engine, ROWS)}
     """
     with database.begin() as connection:
         connection.execute(sa.text(insert_select))
-        connection.execute(sa.text(f"ANALYZE TABLE {r}"))
+        if not postgres:
+            analyze(connection, r)
+    if postgres:
+        vacuum_analyze(database.engine, [r])
+    with database.connect() as connection:
         count = connection.execute(sa.text(f"SELECT COUNT(*), SUM(is_deleted) FROM {r}")).one()
     print(f"site: {count[0]:,} reporting rows ({count[1]:,} tombstones) in {COMPANIES} companies, "
           f"built in {time.perf_counter() - started:.0f} s")  # fmt: skip
@@ -399,48 +426,52 @@ def add_todays_log_rows(connection, table_name, count):
                                   ip_address, user_agent)
         SELECT {other_user}, 'other', 'get_course_progress', 1000, {int(time.time())} - seq % 3600, 12.5,
                '10.0.0.1', 'Microsoft.Data.Mashup'
-        FROM seq_0_to_{count - 1}
+        FROM {numbers(connection, count)}
     """))  # fmt: skip
-    connection.execute(sa.text(f"ANALYZE TABLE {table_name}"))
+    analyze(connection, table_name)
 
 
 class LogSizes:
     """The log table with its latest 1 000 rows and a copy of it with 1M more rows of today, swapped in and out
     with one ``RENAME TABLE`` (instant, atomic), so the two conditions alternate without bulk writes between
-    them. Both are new tables: deleting rows instead would leave InnoDB purging them during the measurements."""
+    them. Both are new tables: deleting rows instead would leave InnoDB purging them (PostgreSQL: dead rows to
+    vacuum) during the measurements. The original table waits aside and is put back by :meth:`close`.
+
+    On PostgreSQL both copies draw their ids from the original table's sequence (``LIKE … INCLUDING ALL``), so
+    the latest log row keeps the highest id whichever table is live."""
 
     def __init__(self, database):
         self.database = database
         self.live = database.tables.local_alx_api_logs.name
         self.spare = f"{self.live}_bench_spare"
+        self.original = f"{self.live}_bench_original"
         self.large_is_live = False
-        small, old = f"{self.live}_bench_small", f"{self.live}_bench_old"
+        small = f"{self.live}_bench_small"
         with database.begin() as connection:
-            for name in (small, self.spare, old):
+            for name in (small, self.spare, self.original):
                 connection.execute(sa.text(f"DROP TABLE IF EXISTS {name}"))
-            connection.execute(sa.text(f"CREATE TABLE {small} LIKE {self.live}"))
+            create_table_like(connection, small, self.live, own_ids=False)
             connection.execute(
                 sa.text(f"INSERT INTO {small} SELECT * FROM {self.live} ORDER BY id DESC LIMIT {SMALL_LOG}")
             )
-            connection.execute(sa.text(f"CREATE TABLE {self.spare} LIKE {self.live}"))
+            create_table_like(connection, self.spare, self.live, own_ids=False)
             connection.execute(sa.text(f"INSERT INTO {self.spare} SELECT * FROM {small}"))
             add_todays_log_rows(connection, self.spare, LARGE_LOG_EXTRA)
-            connection.execute(sa.text(f"RENAME TABLE {self.live} TO {old}, {small} TO {self.live}"))
-            connection.execute(sa.text(f"DROP TABLE {old}"))
+            analyze(connection, small)
+            rename_tables(connection, [(self.live, self.original), (small, self.live)])
 
     def use(self, large):
         if large != self.large_is_live:
             swap = f"{self.live}_bench_swap"
             with self.database.begin() as connection:
-                connection.execute(
-                    sa.text(f"RENAME TABLE {self.live} TO {swap}, {self.spare} TO {self.live}, {swap} TO {self.spare}")
-                )
+                rename_tables(connection, [(self.live, swap), (self.spare, self.live), (swap, self.spare)])
             self.large_is_live = large
 
     def close(self):
-        self.use(large=False)
         with self.database.begin() as connection:
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {self.spare}"))
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {self.live}"))
+            rename_tables(connection, [(self.original, self.live)])
 
 
 def log_volume(bench, targets, rounds=6):
@@ -631,21 +662,30 @@ def breakdown(bench, targets, count):
 
 
 def main():
+    global COMPANIES, ROWS, FIRST_OTHER_USER, LARGE_LOG_EXTRA  # the site's size, set once below
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default=SERVER, help="MariaDB server URL without a database")
+    parser.add_argument("--server", default=SERVER, help="MariaDB or PostgreSQL server URL without a database")
     parser.add_argument("--database", help="use (and keep) this database; built when it has no reporting rows")
     parser.add_argument("--pages", type=int, default=60, help="distinct 1000-row pages per measurement")
+    parser.add_argument(
+        "--companies",
+        type=int,
+        default=COMPANIES,
+        help="companies of 5 000 rows each (a quick try on a small site; default 200: 1M rows)",
+    )
+    parser.add_argument("--log-rows", type=int, default=LARGE_LOG_EXTRA,
+                        help="log rows of today added for the large-log condition (default 1M)")  # fmt: skip
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="then profile N requests of each kind")
     parser.add_argument("--breakdown", type=int, default=0, metavar="N", help="then time the phases of N requests")
     args = parser.parse_args()
+    COMPANIES, LARGE_LOG_EXTRA = args.companies, args.log_rows
+    ROWS = COMPANIES * COURSES_PER_COMPANY * USERS_PER_COMPANY
+    FIRST_OTHER_USER = FIRST_LEARNER_ID + COMPANIES * USERS_PER_COMPANY
 
-    server = sa.create_engine(make_url(args.server).update_query_dict({"charset": "utf8mb4"}))
+    server = server_engine(args.server)
     name = args.database or f"alxbench_page_{uuid.uuid4().hex[:8]}"
-    with server.begin() as connection:
-        connection.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}` "
-                                   "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))  # fmt: skip
-    url = make_url(args.server).set(database=name).update_query_dict({"charset": "utf8mb4"})
-    url = url.render_as_string(hide_password=False)
+    create_database(server, name)
+    url = database_url(args.server, name)
     bench = None
     try:
         database = Database(url)
@@ -670,8 +710,7 @@ def main():
         if bench is not None:
             bench.close()
         if not args.database:
-            with server.begin() as connection:
-                connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+            drop_database(server, name)
         server.dispose()
 
 
