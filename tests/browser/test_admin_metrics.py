@@ -195,8 +195,13 @@ def test_system_health_reports_rows_and_a_missing_index_until_fixed(admin_page, 
     assert page.inner_text("#index-health").strip() == "1 table(s) need repair"
     screenshot(page, "system_health_missing_index")
     page.click("#size-source a")  # Fix missing tables
-    page.evaluate("document.getElementById('create-tables-form').submit()")  # past the confirmation dialog
     page.wait_for_url(re.compile(r".*fix_missing_tables\.php$"))
+    # The page is already at that URL: wait for the form's own POST, not for the URL.
+    with page.expect_response(
+        lambda response: response.request.method == "POST" and "fix_missing_tables" in response.url
+    ):
+        page.evaluate("document.getElementById('create-tables-form').submit()")  # past the confirmation dialog
+    page.wait_for_load_state()
     page.goto(f"{PREFIX}/monitoring_dashboard_new.php?tab=health")
     assert page.inner_text("#index-health").strip() == "OK"
     assert row_cells(page, "table-local_alx_api_logs")[7] == "OK"
