@@ -20,6 +20,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from ..operations.errors import DatabaseConfigError, DatabaseUnavailable, NotAMoodleSite
 from ..schema import build_schema
 from ..schema.moodle import OPTIONAL_CORE_TABLES
+from . import pool_checks
+from .pool_checks import NO_POOL_CHECKS
 
 MYSQL_DIALECTS = ("mysql", "mariadb")
 POSTGRES_DIALECT = "postgresql"
@@ -97,20 +99,20 @@ class Database:
         if url.get_backend_name() in MYSQL_DIALECTS:
             if "charset" not in url.query:
                 url = url.update_query_dict({"charset": "utf8mb4"})
-            options.setdefault("pool_pre_ping", True)
+            options.update(NO_POOL_CHECKS)
             options.setdefault("pool_recycle", 3600)
             if "connect_timeout" not in url.query:
                 # A database host that stops answering (not refusing) must not hang workers for minutes.
                 options.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
         elif url.get_backend_name() == POSTGRES_DIALECT:
             _require_psycopg(self.url, url)
-            options.setdefault("pool_pre_ping", True)
+            options.update(NO_POOL_CHECKS)
             if "connect_timeout" not in url.query:
                 options.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
         elif url.get_backend_name() == "sqlite":
             options.setdefault("connect_args", {"timeout": 30})
         try:
-            return sa.create_engine(url, **options)
+            engine = sa.create_engine(url, **options)
         except NoSuchModuleError:
             raise DatabaseConfigError(
                 f"ALX_DATABASE_URL {redacted(self.url)}: unknown database driver; "
@@ -123,6 +125,9 @@ class Database:
                 f"ALX_DATABASE_URL {redacted(self.url)}: the driver is not installed ({error}); "
                 f"install it, e.g. pip install '.[{extra}]'"
             ) from None
+        if url.get_backend_name() != "sqlite":
+            pool_checks.install(engine)
+        return engine
 
     @cached_property
     def schema(self):
