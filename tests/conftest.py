@@ -57,6 +57,7 @@ ALL_BACKENDS = (*BACKENDS, "postgres")
 # Test modules whose ``database_url`` runs on PostgreSQL as well (paths from the project root).
 POSTGRES_MODULES = frozenset(
     {
+        "tests/admin/test_admin_metrics.py",
         "tests/admin/test_alert_pages.py",
         "tests/admin/test_company_settings.py",
         "tests/admin/test_control_center_forms.py",
