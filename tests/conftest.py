@@ -58,7 +58,9 @@ ALL_BACKENDS = (*BACKENDS, "postgres")
 POSTGRES_MODULES = frozenset(
     {
         "tests/admin/test_admin_metrics.py",
+        "tests/admin/test_alert_history.py",
         "tests/admin/test_alert_pages.py",
+        "tests/admin/test_alert_settings.py",
         "tests/admin/test_company_settings.py",
         "tests/admin/test_control_center_forms.py",
         "tests/admin/test_control_center_overview.py",
@@ -72,6 +74,7 @@ POSTGRES_MODULES = frozenset(
         "tests/admin/test_monitoring_pages.py",
         "tests/admin/test_refused_calls.py",
         "tests/admin/test_retired_pages.py",
+        "tests/admin/test_scheduler_health.py",
         "tests/admin/test_sync_pages.py",
         "tests/progress/test_progress_answer_kinds.py",
         "tests/progress/test_progress_bugs.py",
@@ -96,6 +99,7 @@ POSTGRES_MODULES = frozenset(
         "tests/test_rest_request_size.py",
         "tests/test_rest_shield.py",
         "tests/test_scheduler.py",
+        "tests/test_scheduler_zone.py",
         "tests/test_session_retention.py",
         "tests/test_sync_demo_site.py",
         "tests/test_sync_events.py",
