@@ -1,4 +1,5 @@
-"""Browser tests: Debian's chromium driven by Playwright against a live bridge on a demo site (MariaDB).
+"""Browser tests: Debian's chromium driven by Playwright against a live bridge on a demo site (MariaDB; a module
+overrides ``demo_database_url`` to run on other servers as well).
 
 Chromium must be installed (``./run tests`` installs it); when it is missing these tests fail, they
 never skip. Each test's screenshots are kept in ``test-artifacts/screenshots/``.
@@ -33,9 +34,15 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def demo(mysql_url):
+def demo_database_url(mysql_url):
+    """The empty database the module's demo site is built in."""
+    return mysql_url
+
+
+@pytest.fixture(scope="module")
+def demo(demo_database_url):
     """A small demo site, synced once, served by a live bridge: ``(base_url, logins, app)``."""
-    app = make_app(mysql_url)
+    app = make_app(demo_database_url)
     database = app.extensions["alx_database"]
     logins = build_demo_site(database, companies=3, users=40, courses=5)
     run_sync(database, full=True)
