@@ -1,6 +1,5 @@
-"""Issue 22 #2, #4, #6, #7 in the browser, on the synced demo site on MariaDB and on PostgreSQL: each figure
-against a value computed here from the database the bridge serves, or an action carried through to the page that
-shows its effect."""
+"""Issue 22 #2, #4, #6, #7 in the browser, on the synced demo site: each figure against a value computed here
+from the database the bridge serves, or an action carried through to the page that shows its effect."""
 
 import json
 import re
@@ -24,13 +23,6 @@ def ws_call(base_url, token, **params):
     url = f"{base_url}{SERVER}?wstoken={token}&wsfunction={PROGRESS}&moodlewsrestformat=json&{query}"
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
         return json.loads(response.read())
-
-
-@pytest.fixture(scope="module", params=["mysql", "postgres"])
-def demo_database_url(request, new_database):
-    """The metrics are the database's own queries (and System Health its catalog's): both servers."""
-    with new_database(request.param) as url:
-        yield url
 
 
 @pytest.fixture
