@@ -13,7 +13,7 @@ What is the operator's, as the guide has it:
 What stands in: the "venv install" is this test run's venv (a fresh ``pip install`` would only repeat what
 tests/test_packaging.py checks, at minutes' cost); ``runuser -u alxbridge --`` is left out (no system user is
 created on a shared test host; the commands run as the test's user with the same environment); the IOMAD
-site is ``alx demo``'s, in a fresh MariaDB database; Moodle's web server is
+site is ``alx demo``'s, in a fresh MariaDB database, then a PostgreSQL one; Moodle's web server is
 :class:`~tests.moodle_standin.MoodleStandIn`, which redirects any request whose Host is not wwwroot's.
 """
 
@@ -120,10 +120,10 @@ def wait_until_serving(port, process, log, seconds=60):
     pytest.fail(f"gunicorn did not start:\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
 
 
-@pytest.fixture(scope="module")
-def deployment(new_database, tmp_path_factory):
+@pytest.fixture(scope="module", params=["mysql", "postgres"])
+def deployment(request, new_database, tmp_path_factory):
     folder = tmp_path_factory.mktemp("deployment")
-    with MoodleStandIn(MoodleConfig(WWWROOT)) as moodle, new_database("mysql") as database_url:
+    with MoodleStandIn(MoodleConfig(WWWROOT)) as moodle, new_database(request.param) as database_url:
         env = env_file(folder / "alxbridge.env", moodle, database_url)
         code, output = run(env, ".venv/bin/flask --app wsgi alx demo --companies 2 --users 20 --courses 4")
         assert code == 0, output

@@ -24,12 +24,11 @@ QUERY = urlencode([("wstoken", U10), ("wsfunction", UNIMPLEMENTED), ("moodlewsre
 
 
 @pytest.fixture(scope="module")
-def site_url(new_database):
-    with new_database("sqlite") as url:
-        app = reference_app(url)
-        load_reference_site(app.extensions["alx_database"])
-        app.extensions["alx_database"].engine.dispose()
-        yield url
+def site_url(database_url):
+    app = reference_app(database_url)
+    load_reference_site(app.extensions["alx_database"])
+    app.extensions["alx_database"].engine.dispose()
+    return database_url
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Real clients of ``get_course_progress`` against a live bridge on the demo site (MariaDB, after a full sync).
+"""Real clients of ``get_course_progress`` against a live bridge on the demo site (MariaDB and PostgreSQL, after a
+full sync).
 
 * The plugin's own Postman collection (``tests/postman/``, a copy of the plugin repository's
   ``ALX_Report_API_Postman_Collection.json`` whose collection variables ``base_url`` and ``token``
@@ -61,18 +62,19 @@ MOODLEPY_COMPANIES = ("TCT", "EDU")
 MOODLEPY_LIMIT = 37  # an odd size, so pages cut across users and courses
 
 
-@pytest.fixture(scope="module")
-def demo(mysql_url):
-    """The demo site on MariaDB after one full sync; yields ``(app, database, {shortname: token})``."""
-    app = make_app(mysql_url, **RELAXED_LIMITS)
-    database = app.extensions["alx_database"]
-    build_demo_site(database, **DEMO)
-    result = run_sync(database, full=True)
-    assert [c.error for c in result.companies] == [None] * DEMO["companies"], result
-    tokens = {t.company: t.token for t in read_demo_logins(database).tokens}
-    assert all(tokens.values()), tokens
-    yield app, database, tokens
-    database.engine.dispose()
+@pytest.fixture(scope="module", params=["mysql", "postgres"])
+def demo(request, new_database):
+    """The demo site on each server after one full sync; yields ``(app, database, {shortname: token})``."""
+    with new_database(request.param) as url:
+        app = make_app(url, **RELAXED_LIMITS)
+        database = app.extensions["alx_database"]
+        build_demo_site(database, **DEMO)
+        result = run_sync(database, full=True)
+        assert [c.error for c in result.companies] == [None] * DEMO["companies"], result
+        tokens = {t.company: t.token for t in read_demo_logins(database).tokens}
+        assert all(tokens.values()), tokens
+        yield app, database, tokens
+        database.engine.dispose()
 
 
 @pytest.fixture(scope="module")

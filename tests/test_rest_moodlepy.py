@@ -1,4 +1,4 @@
-"""moodlepy (a Moodle client from PyPI), through its public API, against a live bridge on MariaDB.
+"""moodlepy (a Moodle client from PyPI), through its public API, against a live bridge on each backend.
 
 The client decodes success bodies into its own dataclasses and turns an error object into
 ``MoodleException(**data)``: any key Moodle never sends would make that a ``TypeError``.
@@ -14,9 +14,9 @@ from .rest_support import BAD_TOKEN, OTHER_SERVICE, PROGRESS, RELAXED_LIMITS, SI
 
 
 @pytest.fixture(scope="module")
-def bridge(mysql_url):
-    """The reference site on MariaDB, served over HTTP; yields server.php's URL."""
-    app = reference_app(mysql_url, ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
+def bridge(database_url):
+    """The reference site, served over HTTP; yields server.php's URL."""
+    app = reference_app(database_url, ALX_DEBUG_LEVEL=15, **RELAXED_LIMITS)
     database = app.extensions["alx_database"]
     load_reference_site(database)
     with live_server(app) as base_url:

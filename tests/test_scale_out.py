@@ -1,4 +1,5 @@
-"""Scale-out: two gunicorn servers (two workers each) behind nginx, on one MariaDB database and one Redis.
+"""Scale-out: two gunicorn servers (two workers each) behind nginx, on one database (MariaDB, then PostgreSQL)
+and one Redis.
 
 Each server is ``gunicorn -c gunicorn.conf.py --bind 127.0.0.1:<port> --workers 2`` in its own
 process group, configured only through ``ALX_*`` variables; the shield's counters and the page
@@ -37,8 +38,15 @@ DAILY_LIMIT = 4
 CALLERS = 10
 
 
+@pytest.fixture(scope="module", params=["mysql", "postgres"])
+def shared_database_url(request, new_database):
+    """Moodle's database, which both servers share: the quota and the sync slots are the database's to keep."""
+    with new_database(request.param) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def shared_redis():
+def shared_redis(shared_database_url):  # one per database: the second set of servers starts on an empty Redis
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
@@ -51,9 +59,9 @@ def shared_redis():
 
 
 @pytest.fixture(scope="module")
-def site(mysql_url):
+def site(shared_database_url):
     """A small demo site, synced once, and one token per company: {shortname: (token, user id, company id)}."""
-    database = Database(mysql_url)
+    database = Database(shared_database_url)
     logins = build_demo_site(database, companies=3, users=60, courses=4)
     run_sync(database, full=True)
     tables = database.tables
@@ -71,10 +79,10 @@ def site(mysql_url):
 
 
 @pytest.fixture(scope="module")
-def servers(site, shared_redis, mysql_url, tmp_path_factory):
+def servers(site, shared_redis, shared_database_url, tmp_path_factory):
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ALX_")},
-        "ALX_DATABASE_URL": mysql_url,
+        "ALX_DATABASE_URL": shared_database_url,
         "ALX_SECRET_KEY": "scale-out-test",
         "ALX_RATELIMIT_STORAGE_URI": REDIS_URL,
         "ALX_CACHE_URL": REDIS_URL,

@@ -4,8 +4,10 @@ tables the bridge owns, and the bridge host's memory and load.
 * **Rows** are exact (``COUNT(*)``); ``information_schema``'s ``TABLE_ROWS`` is only InnoDB's estimate.
 * **Data and index bytes**: MariaDB/MySQL's ``DATA_LENGTH`` and ``INDEX_LENGTH`` of
   ``information_schema.TABLES`` (pages allocated, so a small table reads 16 KiB); SQLite's pages
-  per table and per index from the ``dbstat`` table when the library was built with it. Other
-  databases, or a SQLite without ``dbstat``, cannot tell: the sizes are ``None`` ("not available").
+  per table and per index from the ``dbstat`` table when the library was built with it; PostgreSQL's
+  ``pg_table_size`` (heap, TOAST, free space and visibility maps) and ``pg_indexes_size`` of the tables in
+  ``current_schema()``, the schema the bridge's unqualified table names resolve to. Other databases, or a
+  SQLite without ``dbstat``, cannot tell: the sizes are ``None`` ("not available").
 * **Index health**: each declared index present, as ``repair-tables --check`` finds it
   (:func:`~alxbridge.schema.status.table_statuses`; indexes are matched by their columns).
 * **Host**: the load averages and CPU count of the machine the bridge runs on, its memory from
@@ -70,7 +72,24 @@ def _sqlite_sizes(connection, names):
     return {name: tuple(size) for name, size in sizes.items()}
 
 
-SIZE_SOURCES = {"mysql": "information_schema.TABLES", "mariadb": "information_schema.TABLES", "sqlite": "dbstat"}
+def _postgres_sizes(connection, names):
+    rows = connection.execute(
+        sa.text(
+            "SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname IN :names"
+        ).bindparams(sa.bindparam("names", expanding=True)),
+        {"names": list(names)},
+    )
+    return {name: (int(data), int(index)) for name, data, index in rows}
+
+
+SIZE_SOURCES = {
+    "mysql": "information_schema.TABLES",
+    "mariadb": "information_schema.TABLES",
+    "sqlite": "dbstat",
+    "postgresql": "pg_table_size and pg_indexes_size",
+}
 
 
 def storage_sizes(connection, names):
@@ -81,6 +100,8 @@ def storage_sizes(connection, names):
         return _mysql_sizes(connection, names)
     if dialect == "sqlite":
         return _sqlite_sizes(connection, names)
+    if dialect == "postgresql":
+        return _postgres_sizes(connection, names)
     return None
 
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from alxbridge.metrics.api_usage import failed_auth_calls
 from alxbridge.metrics.error_analysis import error_categories
+from alxbridge.metrics.system_health import SIZE_SOURCES, table_health
 from alxbridge.schema.repair import repair_tables
 from alxbridge.sync.runs import run_sync
 from alxbridge.webservice.refusals import SHIELD
@@ -212,3 +213,18 @@ def test_row_counts_are_exact(site, admin_client):  # issue 22 #7
         expected = reporting.scalar()
     html = html_of(admin_client, "monitoring_dashboard_new.php?tab=health")
     assert cells(html, "table-local_alx_api_reporting")[2] == str(expected) == "4"
+
+
+# The least each backend allocates to one index: a SQLite page, an InnoDB page, a PostgreSQL B-tree's metapage
+# (its root page comes with the first row).
+SMALLEST_INDEX = {"sqlite": 4096, "mysql": 16384, "postgresql": 8192}
+
+
+def test_index_sizes_are_the_backends_own_pages(admin_client, site):  # issue 22 #7
+    dialect = site.database.engine.dialect.name
+    assert f"<code>{SIZE_SOURCES[dialect]}</code>" in html_of(admin_client, "monitoring_dashboard_new.php?tab=health")
+    with site.database.connect() as connection:
+        tables = table_health(connection, site.database).tables
+    assert all(table.present and table.data_bytes is not None for table in tables)
+    for table in tables:
+        assert table.index_bytes >= table.declared_indexes * SMALLEST_INDEX[dialect], table

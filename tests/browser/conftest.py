@@ -1,4 +1,5 @@
-"""Browser tests: Debian's chromium driven by Playwright against a live bridge on a demo site (MariaDB).
+"""Browser tests: Debian's chromium driven by Playwright against a live bridge on a demo site, on MariaDB and on
+PostgreSQL.
 
 Chromium must be installed (``./run tests`` installs it); when it is missing these tests fail, they
 never skip. Each test's screenshots are kept in ``test-artifacts/screenshots/``.
@@ -32,16 +33,17 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def demo(mysql_url):
+@pytest.fixture(scope="module", params=["mysql", "postgres"])
+def demo(request, new_database):
     """A small demo site, synced once, served by a live bridge: ``(base_url, logins, app)``."""
-    app = make_app(mysql_url)
-    database = app.extensions["alx_database"]
-    logins = build_demo_site(database, companies=3, users=40, courses=5)
-    run_sync(database, full=True)
-    with live_server(app) as base_url:
-        yield base_url, logins, app
-    database.engine.dispose()
+    with new_database(request.param) as url:
+        app = make_app(url)
+        database = app.extensions["alx_database"]
+        logins = build_demo_site(database, companies=3, users=40, courses=5)
+        run_sync(database, full=True)
+        with live_server(app) as base_url:
+            yield base_url, logins, app
+        database.engine.dispose()
 
 
 class PageWatcher:

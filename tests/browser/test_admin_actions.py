@@ -126,7 +126,8 @@ def drift(app, company_index, stray_userid=None):
         )
         if stray_userid is not None:
             stray = {**touched[0]._asdict(), "userid": stray_userid, "firstname": "Stray", "lastname": "Row"}
-            connection.execute(sa.insert(reporting).values({**stray, "id": None, "email": "stray@example.com"}))
+            del stray["id"]  # a new row: the database numbers it (PostgreSQL refuses an explicit NULL id)
+            connection.execute(sa.insert(reporting).values({**stray, "email": "stray@example.com"}))
             counts[second][2] += 1
             users.append(["Stray Row", "stray@example.com", "1", "0", "0", "1"])
     ordered = sorted(counts, key=lambda courseid: (-sum(counts[courseid]), courseid))  # most changed rows first

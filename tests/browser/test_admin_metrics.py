@@ -181,7 +181,7 @@ def test_system_health_reports_rows_and_a_missing_index_until_fixed(admin_page, 
     page.goto(f"{PREFIX}/monitoring_dashboard.php")
     cells = row_cells(page, "table-local_alx_api_logs")
     assert cells[2] == str(rows)
-    assert re.fullmatch(r"[\d.]+ (KiB|MiB|GiB)", cells[3])  # MariaDB's information_schema, not "not available"
+    assert re.fullmatch(r"[\d.]+ (KiB|MiB|GiB)", cells[3])  # the server's catalog, not "not available"
     assert page.inner_text("#index-health").strip() == "OK"
     with open("/proc/meminfo", encoding="ascii") as meminfo:
         total = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
