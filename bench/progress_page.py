@@ -593,8 +593,8 @@ class Phases:
         FUNCTIONS[function.name] = dataclasses.replace(function, run=self._timed(label, function.run))
         self._restore.append((FUNCTIONS, function.name, function))
         self._wrap(sa.engine.Connection, "commit", "COMMITs (Connection.commit)")
-        self._wrap(Database, "connect", "connection checkout from the pool (with its pre-ping)")
-        self._wrap(sa.engine.Connection, "close", "connection return to the pool (the pool's rollback)")
+        self._wrap(Database, "connect", "connection checkout from the pool (pinged only when in doubt)")
+        self._wrap(sa.engine.Connection, "close", "connection return to the pool (rolled back only if open)")
         self._wrap(limiter, "_check_request_limit", "abuse shield (Flask-Limiter: 3 limits, memory storage)")
         self._engine = app.extensions["alx_database"].engine
         sa.event.listen(self._engine, "before_cursor_execute", self._before)
