@@ -110,13 +110,32 @@ def _create(connection, table):
     table.create(connection)
 
 
-def live(reporting):
-    """``is_deleted = 0``, written so that MariaDB cannot use the ``is_deleted`` index.
+class _LiveFlag(sa.sql.expression.FunctionElement):
+    """The reporting table's ``is_deleted``, spelled for each server's planner (see :func:`live`)."""
 
-    On that two-valued column MariaDB likes to intersect it with the ``companyid`` index, which
-    reads every live row of every company for each company: 30× slower at 1M rows.
-    """
-    return reporting.c.is_deleted + 0 == 0
+    inherit_cache = True
+    type = sa.SmallInteger()
+
+
+@compiles(_LiveFlag)
+def _flag_without_index(element, compiler, **kw):
+    """``is_deleted + 0``: on that two-valued column MariaDB likes to intersect the ``is_deleted`` index with the
+    ``companyid`` index, which reads every live row of every company for each company: 30× slower at 1M rows."""
+    return compiler.process(*element.clauses, **kw) + " + 0"
+
+
+@compiles(_LiveFlag, "postgresql")
+def _flag_as_is(element, compiler, **kw):
+    """PostgreSQL has no statistics on ``is_deleted + 0`` and guesses ``= 0`` keeps 0.5 % of the rows: the hourly
+    run's tombstone UPDATEs then read the whole reporting table and probe the scope table for every row (256 ms
+    against 2 ms through the ``userid`` index, 309 000 rows). On the column itself its statistics say nearly every
+    row is live, and it does not intersect indexes the way MariaDB does."""
+    return compiler.process(*element.clauses, **kw)
+
+
+def live(reporting):
+    """``is_deleted = 0``, written so that MariaDB cannot use the ``is_deleted`` index."""
+    return _LiveFlag(reporting.c.is_deleted) == 0
 
 
 class _Bytes(sa.sql.expression.FunctionElement):
