@@ -9,6 +9,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from alxbridge.db.database import Database
 from alxbridge.jobs.locks import job_lock
 from alxbridge.sync.runs import run_sync
 from alxbridge.sync.state import read_all_company_states, read_company_state
@@ -206,3 +207,33 @@ def test_cli_sync_skips_while_another_process_holds_the_lock(site, runner):
 def test_cli_sync_exits_two_when_it_cannot_run(runner):
     result = runner.invoke(args=["alx", "sync", "--company", "999999"])
     assert result.exit_code == 2 and "there is no company with id 999999" in result.output
+
+
+def test_postgres_plans_each_companys_staging_statement_for_its_own_values(postgres_url):
+    """psycopg prepares a statement once its text has run 5 times, after which PostgreSQL may keep one generic
+    plan for every company (see ``writer._plan_for_these_values``): 16 companies of one course each share their
+    staging statement's text, and every one of its runs must still be planned for its company."""
+    database = Database(postgres_url)
+    site = SiteBuilder(database, Clock()).create_tables()
+    for n in range(16):
+        company = site.company(f"Company {n}")
+        course = site.course(f"Course {n}", [company], modules=(1,))
+        site.enrol(site.user(f"Learner{n}", companies=[company]), course)
+    used = {}
+    sa.event.listen(
+        database.engine,
+        "checkout",
+        lambda dbapi_connection, *_: used.setdefault(id(dbapi_connection), dbapi_connection),
+    )
+    site.clock.advance(3600)
+    assert run_sync(database, full=True).created == 16
+    plans = []  # (generic, custom) runs of each prepared staging statement
+    for connection in used.values():
+        plans += connection.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'INSERT INTO mdl_local_alxbridge_stage %'"
+        ).fetchall()
+        connection.rollback()
+    database.engine.dispose()
+    assert sum(generic + custom for generic, custom in plans) == 16 - 5  # prepared from the 6th run on
+    assert sum(generic for generic, _ in plans) == 0
