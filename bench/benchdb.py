@@ -73,11 +73,12 @@ def analyze(connection, table_name):
     connection.execute(sa.text(f"{keyword} {table_name}"))
 
 
-def vacuum_analyze(engine, table_names):
-    """PostgreSQL only: ``VACUUM (ANALYZE)`` of freshly loaded tables, so that their visibility maps and hint
-    bits are those autovacuum keeps on a live site, not a bulk load's (VACUUM runs outside a transaction)."""
+def vacuum_analyze(engine, table_names=()):
+    """PostgreSQL only: ``VACUUM (ANALYZE)`` of freshly loaded tables (no names: every table of the database), so
+    that their statistics, visibility maps and hint bits are those autovacuum keeps on a live site, not a bulk
+    load's (VACUUM runs outside a transaction)."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for name in table_names:
+        for name in table_names or ("",):
             connection.execute(sa.text(f"VACUUM (ANALYZE) {name}"))
 
 
