@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from alxbridge.db.upsert import upsert
 from alxbridge.extensions import cache
+from alxbridge.reporting.company import membership_hints
 
 from .reference_site import RECORDED_AT, _complete, load_reference_site, reference_app, site_tables
 from .rest_support import LONER, PROGRESS, RELAXED_LIMITS, U10, call
@@ -107,6 +108,7 @@ class ProgressSite:
             connection.execute(sa.delete(config).where(config.c.plugin == "local_alx_report_api"))
             connection.execute(config.insert(), self._config)
         self.clear_cache()
+        membership_hints(self.tables).clear()  # as a new process would: the clock above stands still
 
     def clear_cache(self):
         with self.app.app_context():

@@ -3,7 +3,9 @@
 The company (by :mod:`.company`'s rule) comes with its sync state and the token's last sync status;
 then the plugin's settings, the company's settings and its visible courses come back as one
 ``UNION ALL`` of ``(kind, name, value)`` rows. Each read is an unrelated lookup, so joining them
-changes no result; it saves the round trips and statement overhead of four queries per call.
+changes no result; it saves the round trips and statement overhead of four queries per call. The
+company's row is read through the membership :mod:`.company` remembers for the caller, by its primary key,
+once the caller's first call found it.
 """
 
 import dataclasses
@@ -22,7 +24,7 @@ from ..moodle.plugin_settings import (
 )
 from ..sync.scope import SITE_COURSE_ID, exposed_among
 from ..sync.state import CompanyState, company_state_from_row
-from .company import Company, first_membership
+from .company import Company, first_membership, membership_hints, read_first_membership
 from .sessions import latest_parameters, latest_session_id
 
 STATE_COLUMNS = tuple(field.name for field in dataclasses.fields(CompanyState))  # read by company_state_from_row
@@ -40,7 +42,7 @@ class CallerView:
 
 
 @prebuilt
-def _company_query(tables, continuing):
+def _company_query(tables, continuing, membership):
     state, status = tables.local_alxbridge_company, tables.local_alx_api_sync_status
     sessions, company = tables.local_alxbridge_read_session, tables.company
     columns = (
@@ -48,7 +50,7 @@ def _company_query(tables, continuing):
         *(column.label(f"session_{column.name}") for column in sessions.columns),
     )  # fmt: skip
     return (
-        first_membership(tables, *columns)
+        first_membership(tables, *columns, kind=membership)
         .outerjoin(state, state.c.companyid == company.c.id)
         .outerjoin(
             status, sa.and_(status.c.companyid == company.c.id, status.c.token_hash == sa.bindparam("token_hash"))
@@ -101,7 +103,10 @@ def read_caller_view(connection, tables, user_id, token_hash, limit, offset, now
     """The :class:`CallerView` of ``user_id`` calling with the token whose SHA-256 is ``token_hash`` for the page
     at ``offset`` of ``limit`` rows."""
     parameters = {"user": user_id, "token_hash": token_hash, **latest_parameters(limit, now)}
-    row = connection.execute(_company_query(tables, offset != 0), parameters).first()
+    row = read_first_membership(
+        connection, lambda kind: _company_query(tables, offset != 0, kind), parameters, user_id, now,
+        membership_hints(tables),
+    )  # fmt: skip
     company = Company(row.id, row.name, row.shortname) if row else None
     config, values, courses = {}, [], set()
     for kind, name, value in connection.execute(_settings_query(tables), {"company": company and company.id}):

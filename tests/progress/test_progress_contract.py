@@ -171,6 +171,99 @@ def test_the_company_is_the_same_whatever_the_row_order(site, changes):
         assert {item["userid"] for item in site.page(LONER)} == {50}
 
 
+def _statements_during(site, action):
+    seen = []
+
+    def capture(connection, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(site.database.engine, "before_cursor_execute", capture)
+    try:
+        action()
+    finally:
+        sa.event.remove(site.database.engine, "before_cursor_execute", capture)
+    return [(statement, parameters) for statement, parameters in seen if "AS membership" in statement]  # the caller's
+
+
+def _reads_memberships_by_primary_key_only(site, statement, parameters):
+    """Whether the plan of ``statement`` reads ``company_users`` by its primary key alone and scans no
+    ``company`` table: MariaDB's ``EXPLAIN`` or SQLite's ``EXPLAIN QUERY PLAN`` (PostgreSQL: ``None``, its
+    plans of tables this small prefer a scan either way)."""
+    dialect = site.database.engine.dialect.name
+    if dialect == "postgresql":
+        return None
+    raw = site.database.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if dialect == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            details = [row[3] for row in cursor.fetchall()]
+            users = [detail for detail in details if "company_users" in detail]
+            return bool(users) and all("USING INTEGER PRIMARY KEY" in detail for detail in users)
+        cursor.execute("EXPLAIN " + statement, parameters)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        users = [row for row in rows if (row["table"] or "").endswith("company_users")]
+        scans = [row for row in rows if (row["table"] or "").endswith("company") and row["type"] == "ALL"]
+        return bool(users) and all(row["key"] == "PRIMARY" for row in users) and not scans
+    finally:
+        raw.close()
+
+
+def test_later_calls_read_the_remembered_membership_by_its_id_instead_of_probing_every_company(site, changes):
+    """IOMAD indexes company_users by (companyid, userid, departmentid) only: the rule probes that index once per
+    company. The membership found is remembered and then read by its primary key, one row whatever the site's
+    number of companies."""
+    membership = changes.insert("company_users", companyid=3, userid=3, departmentid=0, suspended=0)
+    first = _statements_during(site, lambda: site.page(LONER))
+    later = _statements_during(site, lambda: site.page(LONER))
+    assert len(first) == 1 and len(later) == 1
+    statement, parameters = later[0]
+    bound = parameters.values() if isinstance(parameters, dict) else parameters
+    assert membership in bound and membership not in (
+        first[0][1].values() if isinstance(first[0][1], dict) else first[0][1]
+    )
+    assert _reads_memberships_by_primary_key_only(site, statement, parameters) in (True, None)
+    assert _reads_memberships_by_primary_key_only(site, *first[0]) in (False, None)  # the rule: a probe per company
+    assert {item["userid"] for item in site.page(LONER)} == {50}
+
+
+def test_a_remembered_membership_moved_to_another_company_is_followed_at_once(site, changes):
+    changes.insert("company_users", companyid=3, userid=3, departmentid=0, suspended=0)
+    assert {item["userid"] for item in site.page(LONER)} == {50}
+    changes.update("company_users", {"companyid": 3, "userid": 3}, companyid=2)
+    assert {item["userid"] for item in site.page(LONER)} == {40, 41}
+    assert site.logs(userid=3)[-1]["company_shortname"] == "TCT"
+
+
+def test_a_remembered_membership_that_ends_gives_way_to_the_next_one_at_once(site, changes):
+    changes.insert("company_users", companyid=3, userid=3, departmentid=0, suspended=0)
+    changes.insert("company_users", companyid=2, userid=3, departmentid=0, suspended=0)
+    assert {item["userid"] for item in site.page(LONER)} == {50}
+    changes.delete("company_users", companyid=3, userid=3)
+    assert {item["userid"] for item in site.page(LONER)} == {40, 41}
+    changes.update("company", {"id": 2}, suspended=1)
+    assert site.error(LONER)["errorcode"] == "nocompanyassociation"
+
+
+@pytest.mark.parametrize("inactive", ["membership", "company"])
+def test_an_earlier_membership_that_becomes_active_again_wins_at_once(site, changes, inactive):
+    """The first row is inactive, so the later membership served meanwhile is not remembered: when the earlier one
+    comes back (its suspension or its company's lifted), the rule picks it on the very next call."""
+    changes.insert("company_users", companyid=3, userid=3, departmentid=0, suspended=int(inactive == "membership"))
+    changes.insert("company_users", companyid=2, userid=3, departmentid=0, suspended=0)
+    if inactive == "company":
+        changes.update("company", {"id": 3}, suspended=1)
+    for _ in range(2):
+        assert {item["userid"] for item in site.page(LONER)} == {40, 41}
+    if inactive == "company":
+        changes.update("company", {"id": 3}, suspended=0)
+    else:
+        changes.update("company_users", {"companyid": 3, "userid": 3}, suspended=0)
+    assert {item["userid"] for item in site.page(LONER)} == {50}
+    assert site.logs(userid=3)[-1]["company_shortname"] == "EDU"
+
+
 # Daily quota
 
 
