@@ -405,7 +405,11 @@ def test_an_admin_save_while_the_database_is_down_answers_503_and_writes_nothing
     server.kill()
     response = client.post(SETTINGS_TAB, data={**NEW_FORM, "csrf_token": token})
     page = assert_admin_error_page(response)
-    assert "Moodle database unavailable" in page and "ALX_DATABASE_URL" in page
+    # PostgreSQL's backends run in sessions of their own and outlive their killed postmaster by a moment: the pooled
+    # connection may still reach one (which ends it, "unexpected postmaster exit") instead of being refused anew.
+    # Either way the admin reads that the database is unavailable.
+    assert "Moodle database unavailable" in page, page
+    assert "ALX_DATABASE_URL" in page or "The connection to the database was lost" in page, page
     server.start()
     assert stored_config(database) == old
 
