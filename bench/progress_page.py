@@ -369,9 +369,9 @@ class Bench:
             ).scalar_one()
         return json.loads(data)["cache_hit"]
 
-    def statements_of(self, which, companyid, offset, path=None):
-        """The statements (text, driver parameters) one more call of ``which`` (``cached``, or the floor's
-        ``path``) sends, in order; the call itself is untimed."""
+    def statements_of(self, companyid, offset, path=None):
+        """The statements (text, driver parameters) one more cached call (or one more call of the floor's ``path``)
+        sends, in order; the call itself is untimed."""
         engine = self.cached.extensions["alx_database"].engine
         statements = []
 
@@ -381,7 +381,7 @@ class Bench:
         sa.event.listen(engine, "before_cursor_execute", record)
         try:
             if path is None:
-                check_page(self.page(which, companyid, offset)[1])
+                check_page(self.page("cached", companyid, offset)[1])
             else:
                 self.clients["cached"].post(path, data=self.form(companyid, offset))
         finally:
@@ -459,7 +459,7 @@ def measure(bench, pages):
         times["trivial"].append(bench.trivial(companyid, offset, body))
         times["floor"].append(bench.trivial(companyid, offset, body, FLOOR_PATH))
         for name, path in (("cached", None), ("floor", FLOOR_PATH)):
-            seconds, commit = bench.replay(bench.statements_of("cached", companyid, offset, path))
+            seconds, commit = bench.replay(bench.statements_of(companyid, offset, path))
             times[f"{name}_sql"].append(seconds)
             commits[name].append(commit)
     return targets, times, commits, sizes
